@@ -1,0 +1,141 @@
+/*
+ * The thin OS layer. Everything libconc needs from the operating system or
+ * RTOS goes through this header, and only files under src/os/ include
+ * platform headers. A port implements every function here in one file (or a
+ * few, one concept each) and lists them in meson.build; docs/porting.md
+ * describes each contract.
+ *
+ * All functions return 0 or a negative CONC_E* code where they can fail.
+ * Deadlines are absolute monotonic nanoseconds (conc_now_ns()); a negative
+ * deadline means "no deadline".
+ */
+#ifndef CONC_OS_H
+#define CONC_OS_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conc/error.h"
+#include "conc/time.h"
+
+#define CONC_HIDDEN __attribute__((visibility("hidden")))
+
+/* ---- threads ---------------------------------------------------------- */
+
+/* An OS thread handle. Wide enough for pthread_t, HANDLE or an RTOS id. */
+typedef struct conc__os_thread {
+    uintptr_t handle;
+} conc__os_thread_t;
+
+typedef void *(*conc__os_thread_fn)(void *arg);
+
+/*
+ * Start a thread running fn(arg). stack_size 0 means the platform default.
+ * Returns CONC_ELIMIT when the OS refuses for lack of resources,
+ * CONC_EINVAL for a stack size the OS rejects, CONC_ENOMEM.
+ */
+int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg,
+                          size_t stack_size, bool detached);
+/* Wait for a joinable thread to end; *result gets fn's return value. */
+int conc__os_thread_join(conc__os_thread_t t, void **result);
+int conc__os_thread_detach(conc__os_thread_t t);
+/* Name the calling thread as seen by the OS (top -H, gdb); truncated to the
+ * platform's limit (15 bytes on Linux). */
+void conc__os_thread_set_name(const char *name);
+/* The kernel's id of the calling thread (Linux TID), for ps, top, gdb. */
+uint64_t conc__os_thread_native_id(void);
+void conc__os_thread_yield(void);
+/* The smallest stack size the OS accepts for a new thread. */
+size_t conc__os_thread_min_stack(void);
+/* Number of CPUs available to this process (at least 1). */
+int conc__os_cpu_count(void);
+size_t conc__os_page_size(void);
+
+/* ---- thread-local storage ----------------------------------------------
+ * Dynamic keys with destructors run at thread exit, for conc_tls_*. Static
+ * per-thread data inside libconc uses C11 _Thread_local instead. */
+typedef struct conc__os_tls_key {
+    uintptr_t handle;
+} conc__os_tls_key_t;
+
+int conc__os_tls_create(conc__os_tls_key_t *key, void (*destructor)(void *));
+void conc__os_tls_delete(conc__os_tls_key_t key);
+void *conc__os_tls_get(conc__os_tls_key_t key);
+int conc__os_tls_set(conc__os_tls_key_t key, void *value);
+
+/* ---- time -------------------------------------------------------------- */
+
+/* conc_now_ns() is implemented by the OS layer (monotonic clock). */
+/* Sleep until the monotonic deadline; resumes after signals. */
+void conc__os_sleep_until(int64_t deadline_ns);
+
+/* ---- address wait: the one blocking primitive ------------------------
+ * Block while *addr == expected, until woken or the deadline passes. May
+ * return spuriously; callers re-check their condition. Returns 0 when woken
+ * (or the value differed), CONC_ETIMEDOUT when the deadline passed. A wake on
+ * an address nobody waits on is a no-op, and memory at addr may already be
+ * reused by then: implementations must not write through it. Linux maps this
+ * to the futex; other POSIX systems to a hashed table of condvars.
+ */
+int conc__os_addr_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns);
+void conc__os_addr_wake_one(_Atomic uint32_t *addr);
+void conc__os_addr_wake_all(_Atomic uint32_t *addr);
+
+/* ---- the parker: one per thread ---------------------------------------
+ * A binary token: unpark() makes it available (idempotent), park() consumes
+ * it or blocks until it is made available or the deadline passes. An unpark
+ * that comes before the park is not lost. The parker of a thread lives as long
+ * as the thread; waking code may unpark it from any thread.
+ */
+typedef struct conc__os_parker conc__os_parker_t;
+
+conc__os_parker_t *conc__os_parker_self(void);
+/* Returns 0 when the token was consumed, CONC_ETIMEDOUT at the deadline. */
+int conc__os_park(conc__os_parker_t *p, int64_t deadline_ns);
+void conc__os_unpark(conc__os_parker_t *p);
+
+/* ---- the small internal lock --------------------------------------------
+ * A 32-bit word, zero when unlocked (so static initialisation is {0}). Meant
+ * for short critical sections inside libconc; not recursive, not fair. */
+typedef _Atomic uint32_t conc__os_lock_t;
+#define CONC__OS_LOCK_INIT 0u
+
+void conc__os_lock_slow(conc__os_lock_t *l);
+void conc__os_unlock_slow(conc__os_lock_t *l);
+
+static inline bool conc__os_trylock(conc__os_lock_t *l)
+{
+    uint32_t unlocked = 0;
+    return atomic_compare_exchange_strong_explicit(l, &unlocked, 1, memory_order_acquire,
+                                                   memory_order_relaxed);
+}
+
+static inline void conc__os_lock(conc__os_lock_t *l)
+{
+    if (!conc__os_trylock(l))
+        conc__os_lock_slow(l);
+}
+
+static inline void conc__os_unlock(conc__os_lock_t *l)
+{
+    /* 1 = locked without waiters; 2 = waiters may sleep on the word. */
+    if (atomic_exchange_explicit(l, 0, memory_order_release) != 1)
+        conc__os_unlock_slow(l);
+}
+
+/* ---- memory for stacks ------------------------------------------------- */
+
+/* Reserve size bytes (a multiple of the page size) of read-write memory,
+ * committed lazily, with an inaccessible guard page below it when guard is
+ * true. *base_out is the lowest usable address. */
+int conc__os_stack_map(size_t size, bool guard, void **base_out);
+void conc__os_stack_unmap(void *base, size_t size, bool guard);
+
+/* ---- spinning ---------------------------------------------------------- */
+
+/* A hint to the CPU inside a spin loop (pause/yield instruction). */
+void conc__os_cpu_relax(void);
+
+#endif /* CONC_OS_H */

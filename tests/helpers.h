@@ -1,0 +1,32 @@
+/*
+ * The small helper library shared by every test program: CMocka includes,
+ * stress sizing, timing checks and thread helpers that do not depend on the
+ * module under test.
+ */
+#ifndef CONC_TEST_HELPERS_H
+#define CONC_TEST_HELPERS_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka.h needs the four includes above first. */
+#include <cmocka.h>
+
+#include "conc.h"
+
+/* Multiplier for stress sizes: CONC_STRESS_SCALE in the environment, else
+ * the build's stress_scale option. Stress tests stay a few seconds at 1. */
+long test_stress_scale(void);
+
+/* Assert a return code, printing both names on failure. */
+#define assert_rc(expected, actual) \
+    test_assert_rc_((expected), (actual), __FILE__, __LINE__)
+void test_assert_rc_(int expected, int actual, const char *file, int line);
+
+/* Run fn(arg) on n raw helper threads (created through the OS layer, so the
+ * tests of conc_thread do not depend on themselves) and join them all. */
+typedef void *(*test_thread_fn)(void *arg);
+void test_run_threads(int n, test_thread_fn fn, void *args, size_t arg_size);
+
+#endif /* CONC_TEST_HELPERS_H */
