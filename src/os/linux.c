@@ -15,7 +15,12 @@
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
-    return syscall(SYS_futex, (void *)(uintptr_t)addr, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
+    /* The kernel wants the plain word's address; copying the pointer drops
+     * the _Atomic qualifier without a cast the compiler would flag. */
+    uint32_t *word;
+
+    memcpy(&word, &addr, sizeof word);
+    return syscall(SYS_futex, word, op, val, ts, NULL, FUTEX_BITSET_MATCH_ANY);
 }
 
 int conc__os_addr_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns)

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Static analysis of src/ with cppcheck and clang-tidy; any finding fails.
+# Usage: scripts/lint.sh [BUILD_DIR]   (needs a configured build for
+# compile_commands.json)
+set -eu
+cd "$(dirname "$0")/.."
+dir=${1:-build}
+
+cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+    --enable=warning,performance,portability \
+    --suppress=missingIncludeSystem \
+    -I include -I src -D__GNUC__ -D__linux__ -D__x86_64__ \
+    src/
+
+files=$(find src -name '*.c' | sort)
+# shellcheck disable=SC2086
+clang-tidy --quiet -p "$dir" --warnings-as-errors='*' $files 2>/dev/null
+echo "lint: cppcheck and clang-tidy found nothing"
