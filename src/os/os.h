@@ -41,6 +41,9 @@ int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg
 /* Wait for a joinable thread to end; *result gets fn's return value. */
 int conc__os_thread_join(conc__os_thread_t t, void **result);
 int conc__os_thread_detach(conc__os_thread_t t);
+/* End the calling thread at once, as if its fn had returned (TLS destructors
+ * run). For libconc's conc_thread_exit(). */
+_Noreturn void conc__os_thread_exit(void);
 /* Name the calling thread as seen by the OS (top -H, gdb); truncated to the
  * platform's limit (15 bytes on Linux). */
 void conc__os_thread_set_name(const char *name);

@@ -6,7 +6,9 @@
  */
 #include "os.h"
 
-enum { EMPTY = 0, NOTIFIED = 1, PARKED = UINT32_MAX };
+#define EMPTY 0u
+#define NOTIFIED 1u
+#define PARKED UINT32_MAX
 
 struct conc__os_parker {
     _Atomic uint32_t state;

@@ -83,6 +83,11 @@ int conc__os_thread_detach(conc__os_thread_t t)
     return error_from_errno(pthread_detach(thread_from_handle(t)));
 }
 
+_Noreturn void conc__os_thread_exit(void)
+{
+    pthread_exit(NULL);
+}
+
 void conc__os_thread_yield(void)
 {
     sched_yield();
