@@ -157,6 +157,7 @@ static void *service_main(void *arg)
 {
     (void)arg;
     conc__os_thread_set_name("conc-timer");
+    conc__os_thread_precise_timers();
     on_service_thread = true;
     conc__os_lock(&svc.lock);
     while (svc.phase == STARTED) {

@@ -14,21 +14,22 @@ static void thread_wake(void *ctx)
 
 static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake };
 
-/* The task context installed by the loop module; NULL ops on plain threads. */
-static _Thread_local conc__context_t installed_context;
+/* The task context installed by the loop module; NULL ops on plain threads.
+ * Not static: conc__context_id() (waitq.h) reads it inline. */
+_Thread_local conc__context_t conc__installed_context CONC__TLS_FAST;
 
 conc__context_t conc__context_current(void)
 {
-    if (installed_context.ops)
-        return installed_context;
+    if (conc__installed_context.ops)
+        return conc__installed_context;
     return (conc__context_t){ &thread_context_ops, conc__os_parker_self() };
 }
 
 conc__context_t conc__context_switch(conc__context_t next)
 {
-    conc__context_t prev = installed_context;
+    conc__context_t prev = conc__installed_context;
 
-    installed_context = next;
+    conc__installed_context = next;
     return prev;
 }
 

@@ -69,10 +69,15 @@ conc__context_t conc__context_current(void);
 /* Install (or, with NULL ops, remove) the calling thread's current context.
  * Used by the loop module while it runs a task; returns the previous one. */
 conc__context_t conc__context_switch(conc__context_t next);
-/* An identity for the current context, usable as a lock owner; never 0. */
+/* The installed task context (waitq.c); NULL ops on plain threads. */
+extern _Thread_local conc__context_t conc__installed_context CONC__TLS_FAST;
+/* An identity for the current context, usable as a lock owner; never 0.
+ * Inline, without calls: every mutex lock and unlock asks for it. */
 static inline uintptr_t conc__context_id(void)
 {
-    return (uintptr_t)conc__context_current().ctx;
+    if (conc__installed_context.ops)
+        return (uintptr_t)conc__installed_context.ctx;
+    return (uintptr_t)conc__os_parker_self();
 }
 
 enum { CONC__WAITING = 0, CONC__WOKEN = 1 };

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,11 @@ void conc__os_thread_set_name(const char *name)
     strncpy(buf, name, sizeof buf - 1);
     buf[sizeof buf - 1] = '\0';
     pthread_setname_np(pthread_self(), buf);
+}
+
+void conc__os_thread_precise_timers(void)
+{
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
 int conc__os_cpu_count(void)

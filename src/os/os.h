@@ -21,6 +21,10 @@
 #include "conc/time.h"
 
 #define CONC_HIDDEN __attribute__((visibility("hidden")))
+/* Thread-locals read on lock fast paths: initial-exec avoids a call to
+ * __tls_get_addr in the shared library. They are a few bytes, well within
+ * the static TLS that loaders reserve even for dlopen()ed libraries. */
+#define CONC__TLS_FAST __attribute__((tls_model("initial-exec")))
 
 /* ---- threads ---------------------------------------------------------- */
 
@@ -47,6 +51,10 @@ _Noreturn void conc__os_thread_exit(void);
 /* Name the calling thread as seen by the OS (top -H, gdb); truncated to the
  * platform's limit (15 bytes on Linux). */
 void conc__os_thread_set_name(const char *name);
+/* Ask the OS to wake the calling thread as close to its deadlines as it can
+ * (Linux otherwise adds up to 50 us of "timer slack" to every sleep). For
+ * the timer service; a no-op where the OS has no such knob. */
+void conc__os_thread_precise_timers(void);
 /* The kernel's id of the calling thread (Linux TID), for ps, top, gdb. */
 uint64_t conc__os_thread_native_id(void);
 void conc__os_thread_yield(void);
@@ -94,7 +102,12 @@ void conc__os_addr_wake_all(_Atomic uint32_t *addr);
  */
 typedef struct conc__os_parker conc__os_parker_t;
 
-conc__os_parker_t *conc__os_parker_self(void);
+/* Inline: lock fast paths ask for it on every call (conc__context_id()). */
+extern _Thread_local struct conc__os_parker conc__os_self_parker CONC__TLS_FAST;
+static inline conc__os_parker_t *conc__os_parker_self(void)
+{
+    return &conc__os_self_parker;
+}
 /* Returns 0 when the token was consumed, CONC_ETIMEDOUT at the deadline. */
 int conc__os_park(conc__os_parker_t *p, int64_t deadline_ns);
 void conc__os_unpark(conc__os_parker_t *p);

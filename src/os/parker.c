@@ -14,12 +14,7 @@ struct conc__os_parker {
     _Atomic uint32_t state;
 };
 
-static _Thread_local conc__os_parker_t self_parker;
-
-conc__os_parker_t *conc__os_parker_self(void)
-{
-    return &self_parker;
-}
+_Thread_local conc__os_parker_t conc__os_self_parker CONC__TLS_FAST;
 
 int conc__os_park(conc__os_parker_t *p, int64_t deadline_ns)
 {

@@ -130,6 +130,10 @@ void conc__os_thread_set_name(const char *name)
 #endif
 }
 
+void conc__os_thread_precise_timers(void)
+{
+}
+
 int conc__os_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
