@@ -10,5 +10,16 @@
 
 #include "conc/error.h"
 #include "conc/time.h"
+#include "conc/thread.h"
+#include "conc/mutex.h"
+#include "conc/cond.h"
+#include "conc/sem.h"
+#include "conc/event.h"
+#include "conc/flags.h"
+#include "conc/barrier.h"
+#include "conc/queue.h"
+#include "conc/timer.h"
+#include "conc/future.h"
+#include "conc/pool.h"
 
 #endif /* CONC_H */

@@ -1,0 +1,552 @@
+/*
+ * Bounded queues: set-up, blocking, hand-offs, task accounting, shutdown.
+ *
+ * Each kind keeps its items in a "store": the lock-free ring (FIFO,
+ * queue_ring.c), a stack (LIFO, here) or a heap (priority, queue_prio.c).
+ * The stack and the heap are used under the queue's lock; the ring also
+ * without it, which is the FIFO fast path.
+ *
+ * Sleeping happens only in the queue's wait queues, under its lock. The rule
+ * that keeps every item exact is the hand-off: whoever makes an item or a
+ * free slot available while somebody sleeps (settle()) moves the item itself,
+ * under the lock, into the sleeping getter's buffer or from the sleeping
+ * putter's buffer, then wakes that waiter with status 0. A woken waiter thus
+ * returns success even if its deadline has passed meanwhile, and a waiter
+ * that times out (or, later, is cancelled) removed itself under the same
+ * lock before anybody moved anything for it. Nothing is lost and nobody
+ * needs a "try again" wake-up that a timeout could drop.
+ *
+ * For the ring, a fast-path producer that published an item checks a
+ * "getters may sleep" hint after its (sequentially consistent) publish, and
+ * a getter going to sleep sets the hint, then looks at the ring once more:
+ * one of the two always sees the other (Dekker), so no wake-up is missed.
+ * Consumers and putters do the same with the "putters may sleep" hint, and
+ * task_done() and join() with the joiners' hint.
+ */
+#include <stdlib.h>
+
+#include "queue_internal.h"
+
+_Static_assert(sizeof(conc__os_lock_t) == sizeof(((conc_queue_t *)0)->lock_),
+               "conc_queue_t.lock_ holds a conc__os_lock_t");
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static bool kind_valid(conc_queue_kind_t kind)
+{
+    return kind == CONC_QUEUE_FIFO || kind == CONC_QUEUE_LIFO || kind == CONC_QUEUE_PRIORITY;
+}
+
+size_t conc_queue_storage_size(size_t item_size, size_t capacity, conc_queue_kind_t kind)
+{
+    if (item_size == 0 || capacity == 0 || !kind_valid(kind))
+        return 0;
+    /* Positions keep their top bit free for the closed and peek flags. */
+    if (item_size > SIZE_MAX - 16 || (uint64_t)capacity > (UINT64_C(1) << 62))
+        return 0;
+    size_t slot = CONC_QUEUE_SLOT_SIZE_(item_size, kind);
+    if (capacity > SIZE_MAX / slot)
+        return 0;
+    return capacity * slot;
+}
+
+static bool attr_valid(const conc_queue_attr_t *attr, size_t need)
+{
+    if ((attr->kind == CONC_QUEUE_PRIORITY) != (attr->compare != NULL))
+        return false;
+    if (!attr->storage)
+        return attr->storage_size == 0;
+    return attr->storage_size >= need && (uintptr_t)attr->storage % CONC_QUEUE_STORAGE_ALIGN == 0;
+}
+
+/* Cache-line aligned, so the ring's first slots share no line with
+ * unrelated data. */
+static void *alloc_storage(size_t size)
+{
+    if (size > SIZE_MAX - 63)
+        return NULL;
+    return aligned_alloc(64, (size + 63) & ~(size_t)63);
+}
+
+int conc_queue_init(conc_queue_t *q, size_t item_size, size_t capacity,
+                    const conc_queue_attr_t *attr)
+{
+    static const conc_queue_attr_t defaults = CONC_QUEUE_ATTR_INIT;
+
+    if (!attr)
+        attr = &defaults;
+    size_t need = conc_queue_storage_size(item_size, capacity, attr->kind);
+    if (!q || need == 0 || !attr_valid(attr, need))
+        return CONC_EINVAL;
+    void *buf = attr->storage ? attr->storage : alloc_storage(need);
+    if (!buf)
+        return CONC_ENOMEM;
+
+    memset(q, 0, sizeof *q);
+    q->buf_ = buf;
+    q->item_size_ = item_size;
+    q->capacity_ = capacity;
+    q->slot_size_ = CONC_QUEUE_SLOT_SIZE_(item_size, attr->kind);
+    q->mask_ = (capacity & (capacity - 1)) == 0 ? capacity - 1 : 0;
+    q->compare_ = attr->compare;
+    q->compare_arg_ = attr->compare_arg;
+    q->kind_ = (unsigned char)attr->kind;
+    /* Vyukov's ring needs two slots; with one, FIFO and LIFO are the same. */
+    q->ring_ = attr->kind == CONC_QUEUE_FIFO && capacity >= 2;
+    q->owns_buf_ = attr->storage == NULL;
+    atomic_init(&q->getters_waiting_, 0);
+    atomic_init(&q->putters_waiting_, 0);
+    atomic_init(&q->joiners_waiting_, 0);
+    atomic_init(&q->spin_, 0);
+    atomic_init(&q->lock_, CONC__OS_LOCK_INIT);
+    atomic_init(&q->tail_, 0);
+    atomic_init(&q->head_, 0);
+    atomic_init(&q->done_, 0);
+    if (q->ring_)
+        conc__ring_init(q);
+    return 0;
+}
+
+static bool valid(const conc_queue_t *q)
+{
+    return q && q->buf_;
+}
+
+int conc_queue_destroy(conc_queue_t *q)
+{
+    if (!valid(q))
+        return CONC_EINVAL;
+    conc__os_lock(conc__queue_lock(q));
+    if (!conc__waitq_empty(&q->getters_) || !conc__waitq_empty(&q->putters_) ||
+        !conc__waitq_empty(&q->joiners_)) {
+        conc__os_unlock(conc__queue_lock(q));
+        return CONC_EBUSY;
+    }
+    void *buf = q->buf_;
+    q->buf_ = NULL;
+    conc__os_unlock(conc__queue_lock(q));
+    if (q->owns_buf_)
+        free(buf);
+    return 0;
+}
+
+/* ---- stores ---------------------------------------------------------------
+ * 0, CONC_EAGAIN (full / empty) or CONC_ECLOSED (put after shutdown).
+ * Under the lock; the ring needs no lock but accepts it. */
+
+static int store_put(conc_queue_t *q, const void *item)
+{
+    if (q->ring_)
+        return conc__ring_put(q, item);
+    uint64_t tail = atomic_load_explicit(&q->tail_, memory_order_relaxed);
+
+    if (tail & CONC__QUEUE_CLOSED)
+        return CONC_ECLOSED;
+    uint64_t n = tail - atomic_load_explicit(&q->head_, memory_order_relaxed);
+    if (n == q->capacity_)
+        return CONC_EAGAIN;
+    if (q->kind_ == CONC_QUEUE_PRIORITY)
+        conc__heap_push(q, n, tail, item);
+    else
+        memcpy(conc__queue_item(q, n), item, q->item_size_);
+    atomic_store_explicit(&q->tail_, tail + 1, memory_order_seq_cst);
+    return 0;
+}
+
+/* out == NULL discards the item. */
+static int store_get(conc_queue_t *q, void *out)
+{
+    if (q->ring_)
+        return conc__ring_get(q, out);
+    uint64_t head = atomic_load_explicit(&q->head_, memory_order_relaxed);
+    uint64_t n = CONC__QUEUE_COUNT(atomic_load_explicit(&q->tail_, memory_order_relaxed)) - head;
+
+    if (n == 0)
+        return CONC_EAGAIN;
+    if (q->kind_ == CONC_QUEUE_PRIORITY)
+        conc__heap_pop(q, n, out);
+    else if (out)
+        memcpy(out, conc__queue_item(q, n - 1), q->item_size_);
+    atomic_store_explicit(&q->head_, head + 1, memory_order_release);
+    return 0;
+}
+
+/* Shut down and every item ever put has been removed: getters are done. A
+ * put that claimed a ring slot before the shutdown still counts: its getter
+ * waits for it. */
+static bool closed_and_drained(const conc_queue_t *q)
+{
+    uint64_t tail = atomic_load_explicit(&q->tail_, memory_order_seq_cst);
+
+    return (tail & CONC__QUEUE_CLOSED) &&
+           CONC__QUEUE_COUNT(atomic_load_explicit(&q->head_, memory_order_seq_cst)) ==
+               CONC__QUEUE_COUNT(tail);
+}
+
+/* ---- hand-offs ------------------------------------------------------------ */
+
+/* What a sleeping putter's waiter points to: the item it waits to put. */
+struct put_ref {
+    const void *item;
+};
+
+/* Under the lock: serve sleeping putters and getters while items and slots
+ * allow, then tell the getters left that a drained, shut-down queue has
+ * nothing more, and clear the hints of empty wait queues. */
+static void settle(conc_queue_t *q, conc__wakelist_t *wl)
+{
+    conc__waiter_t *w;
+    bool progress;
+
+    do {
+        progress = false;
+        while ((w = conc__waitq_first(&q->putters_)) &&
+               store_put(q, ((const struct put_ref *)w->ptr)->item) == 0) {
+            conc__waitq_wake(&q->putters_, w, 0, wl);
+            progress = true;
+        }
+        while ((w = conc__waitq_first(&q->getters_)) && store_get(q, w->ptr) == 0) {
+            conc__waitq_wake(&q->getters_, w, 0, wl);
+            progress = true;
+        }
+    } while (progress);
+    if (!conc__waitq_empty(&q->getters_) && closed_and_drained(q))
+        conc__waitq_wake_n(&q->getters_, -1, CONC_ECLOSED, wl);
+    if (conc__waitq_empty(&q->getters_))
+        atomic_store_explicit(&q->getters_waiting_, 0, memory_order_relaxed);
+    if (conc__waitq_empty(&q->putters_))
+        atomic_store_explicit(&q->putters_waiting_, 0, memory_order_relaxed);
+}
+
+static void settle_unlocked(conc_queue_t *q)
+{
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+
+    conc__os_lock(conc__queue_lock(q));
+    settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+}
+
+/* A waiter about to sleep says so, then re-checks what it waits for; the
+ * fence orders the two (see the top of this file). */
+static void announce(_Atomic uint32_t *hint)
+{
+    atomic_store_explicit(hint, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* ---- the FIFO fast path ---------------------------------------------------- */
+
+/* Ring fast path: on success, hand the item on if a getter may sleep. The
+ * publish in conc__ring_put() is sequentially consistent, so this load sees
+ * any hint set before the getter's last look at the ring. */
+static int ring_put(conc_queue_t *q, const void *item)
+{
+    int rc = conc__ring_put(q, item);
+
+    if (rc == 0 && atomic_load_explicit(&q->getters_waiting_, memory_order_seq_cst))
+        settle_unlocked(q);
+    return rc;
+}
+
+/* Ring fast path of a get: on success, move a sleeping putter's item in. */
+static int ring_get(conc_queue_t *q, void *out)
+{
+    int rc = conc__ring_get(q, out);
+
+    if (rc == 0 && atomic_load_explicit(&q->putters_waiting_, memory_order_seq_cst))
+        settle_unlocked(q);
+    return rc;
+}
+
+/*
+ * Retry the ring before sleeping, for the learned time: a peer about to put
+ * (get) is caught without a system call. Looks are a few pauses apart (1,
+ * 2, then 4), so a producer fills whole cache lines between a getter's
+ * looks instead of having the line of every item pulled away. Nobody spins
+ * while others of its kind sleep: they are served first anyway, and on an
+ * oversubscribed machine spinning only steals the time of the threads it
+ * waits for. A put when item is not NULL, else a get into out.
+ */
+static int ring_spin(conc_queue_t *q, const void *item, void *out)
+{
+    const _Atomic uint32_t *sleepers = item ? &q->putters_waiting_ : &q->getters_waiting_;
+    int64_t limit = conc__ring_spin_limit(q);
+    int rc = CONC_EAGAIN;
+
+    if (limit == 0 || atomic_load_explicit(sleepers, memory_order_relaxed))
+        return rc;
+    int64_t start = conc_now_ns(), now = start;
+    for (int step = 1; rc == CONC_EAGAIN && now - start < limit; now = conc_now_ns()) {
+        for (int i = 0; i < step; i++)
+            conc__os_cpu_relax();
+        if (step < 4)
+            step *= 2;
+        rc = item ? ring_put(q, item) : ring_get(q, out);
+    }
+    conc__ring_spin_learn(q, rc == 0 ? now - start : INT64_MAX);
+    return rc;
+}
+
+/* ---- the slow path ---------------------------------------------------------- */
+
+/* Under the lock: put, else queue w as a putter whose item the getters will
+ * move in. Returns CONC_EAGAIN when w was queued. */
+static int put_or_queue(conc_queue_t *q, struct put_ref *ref, conc__waiter_t *w, bool wait)
+{
+    int rc = store_put(q, ref->item);
+
+    if (rc != CONC_EAGAIN || !wait)
+        return rc;
+    conc__waiter_init(w);
+    w->ptr = ref;
+    conc__waitq_push(&q->putters_, w);
+    announce(&q->putters_waiting_);
+    rc = store_put(q, ref->item); /* a ring getter may have made room unseen */
+    if (rc != CONC_EAGAIN)
+        conc__waitq_remove(&q->putters_, w);
+    return rc;
+}
+
+/* Under the lock: get, else queue w as a getter the putters will serve.
+ * Returns CONC_EAGAIN when w was queued. */
+static int get_or_queue(conc_queue_t *q, void *out, conc__waiter_t *w, bool wait)
+{
+    int rc = store_get(q, out);
+
+    if (rc == CONC_EAGAIN && closed_and_drained(q))
+        return CONC_ECLOSED;
+    if (rc != CONC_EAGAIN || !wait)
+        return rc;
+    conc__waiter_init(w);
+    w->ptr = out;
+    conc__waitq_push(&q->getters_, w);
+    announce(&q->getters_waiting_);
+    /* A ring put may have published unseen, and a fast getter may then have
+     * taken the last item of a shut-down queue: look once more. */
+    rc = store_get(q, out);
+    if (rc == CONC_EAGAIN && closed_and_drained(q))
+        rc = CONC_ECLOSED;
+    if (rc != CONC_EAGAIN)
+        conc__waitq_remove(&q->getters_, w);
+    return rc;
+}
+
+/* The lock-protected path: every LIFO and priority operation, and a FIFO
+ * operation that has to wait. A put when item is not NULL, else a get into
+ * out. The deadline is taken only if it sleeps. */
+static int slow_path(conc_queue_t *q, const void *item, void *out, int64_t timeout_ns)
+{
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+    struct put_ref ref = { item };
+    conc__waiter_t w;
+    bool wait = timeout_ns != CONC_NOWAIT;
+
+    conc__os_lock(conc__queue_lock(q));
+    int rc = item ? put_or_queue(q, &ref, &w, wait) : get_or_queue(q, out, &w, wait);
+    if (rc == CONC_EAGAIN && wait)
+        return conc__waiter_sleep(&w, item ? &q->putters_ : &q->getters_, conc__queue_lock(q),
+                                  conc__deadline(timeout_ns), true);
+    if (rc == 0)
+        settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+    return rc;
+}
+
+/* ---- put and get ------------------------------------------------------------ */
+
+int conc_queue_put(conc_queue_t *q, const void *item, int64_t timeout_ns)
+{
+    if (!valid(q) || !item)
+        return CONC_EINVAL;
+    if (CONC_LIKELY(q->ring_)) {
+        int rc = ring_put(q, item);
+        if (rc != CONC_EAGAIN || timeout_ns == CONC_NOWAIT)
+            return rc;
+        if ((rc = ring_spin(q, item, NULL)) != CONC_EAGAIN)
+            return rc;
+    }
+    return slow_path(q, item, NULL, timeout_ns);
+}
+
+int conc_queue_try_put(conc_queue_t *q, const void *item)
+{
+    return conc_queue_put(q, item, CONC_NOWAIT);
+}
+
+int conc_queue_get(conc_queue_t *q, void *out, int64_t timeout_ns)
+{
+    if (!valid(q) || !out)
+        return CONC_EINVAL;
+    if (CONC_LIKELY(q->ring_)) {
+        int rc = ring_get(q, out);
+        if (rc == 0)
+            return 0;
+        if (timeout_ns == CONC_NOWAIT)
+            return closed_and_drained(q) ? CONC_ECLOSED : CONC_EAGAIN;
+        if (!closed_and_drained(q) && ring_spin(q, NULL, out) == 0)
+            return 0;
+    }
+    return slow_path(q, NULL, out, timeout_ns);
+}
+
+int conc_queue_try_get(conc_queue_t *q, void *out)
+{
+    return conc_queue_get(q, out, CONC_NOWAIT);
+}
+
+int conc_queue_peek(conc_queue_t *q, void *out)
+{
+    int rc = CONC_EAGAIN;
+
+    if (!valid(q) || !out)
+        return CONC_EINVAL;
+    if (q->ring_) {
+        rc = conc__ring_peek(q, out);
+    } else {
+        conc__os_lock(conc__queue_lock(q));
+        uint64_t n = conc_queue_qsize(q);
+        if (n > 0) {
+            uint64_t top = q->kind_ == CONC_QUEUE_PRIORITY ? 0 : n - 1;
+            memcpy(out, conc__queue_item(q, top), q->item_size_);
+            rc = 0;
+        }
+        conc__os_unlock(conc__queue_lock(q));
+    }
+    if (rc == CONC_EAGAIN && closed_and_drained(q))
+        rc = CONC_ECLOSED;
+    return rc;
+}
+
+/* ---- size ------------------------------------------------------------------- */
+
+size_t conc_queue_qsize(const conc_queue_t *q)
+{
+    if (!valid(q))
+        return 0;
+    /* head first: it never passes the tail read after it. */
+    uint64_t head = CONC__QUEUE_COUNT(atomic_load_explicit(&q->head_, memory_order_acquire));
+    uint64_t tail = CONC__QUEUE_COUNT(atomic_load_explicit(&q->tail_, memory_order_acquire));
+    uint64_t n = tail > head ? tail - head : 0;
+
+    return n < q->capacity_ ? (size_t)n : q->capacity_;
+}
+
+bool conc_queue_empty(const conc_queue_t *q)
+{
+    return conc_queue_qsize(q) == 0;
+}
+
+bool conc_queue_full(const conc_queue_t *q)
+{
+    return valid(q) && conc_queue_qsize(q) == q->capacity_;
+}
+
+/* ---- task accounting -------------------------------------------------------- */
+
+/* done_ never exceeds the put count, so equal counts read in this order
+ * (done first) were equal at the moment the tail was read. */
+static bool all_done(const conc_queue_t *q)
+{
+    uint64_t done = atomic_load_explicit(&q->done_, memory_order_seq_cst);
+
+    return done == CONC__QUEUE_COUNT(atomic_load_explicit(&q->tail_, memory_order_seq_cst));
+}
+
+/* Under the lock. */
+static void release_joiners(conc_queue_t *q, conc__wakelist_t *wl)
+{
+    if (!conc__waitq_empty(&q->joiners_) && all_done(q))
+        conc__waitq_wake_n(&q->joiners_, -1, 0, wl);
+    if (conc__waitq_empty(&q->joiners_))
+        atomic_store_explicit(&q->joiners_waiting_, 0, memory_order_relaxed);
+}
+
+int conc_queue_task_done(conc_queue_t *q)
+{
+    if (!valid(q))
+        return CONC_EINVAL;
+    uint64_t done = atomic_load_explicit(&q->done_, memory_order_relaxed);
+    uint64_t puts;
+    do {
+        puts = CONC__QUEUE_COUNT(atomic_load_explicit(&q->tail_, memory_order_relaxed));
+        if (done >= puts)
+            return CONC_EOVERFLOW;
+    } while (!atomic_compare_exchange_weak_explicit(&q->done_, &done, done + 1,
+                                                    memory_order_seq_cst, memory_order_relaxed));
+    if (done + 1 == puts && atomic_load_explicit(&q->joiners_waiting_, memory_order_seq_cst)) {
+        conc__wakelist_t wl = CONC__WAKELIST_INIT;
+
+        conc__os_lock(conc__queue_lock(q));
+        release_joiners(q, &wl);
+        conc__os_unlock(conc__queue_lock(q));
+        conc__wakelist_run(&wl);
+    }
+    return 0;
+}
+
+int conc_queue_join(conc_queue_t *q, int64_t timeout_ns)
+{
+    if (!valid(q))
+        return CONC_EINVAL;
+    if (all_done(q))
+        return 0;
+    if (timeout_ns == CONC_NOWAIT)
+        return CONC_EAGAIN;
+
+    int64_t deadline = conc__deadline(timeout_ns);
+    conc__waiter_t w;
+
+    conc__os_lock(conc__queue_lock(q));
+    conc__waiter_init(&w);
+    conc__waitq_push(&q->joiners_, &w);
+    announce(&q->joiners_waiting_);
+    if (all_done(q)) {
+        conc__waitq_remove(&q->joiners_, &w);
+        conc__os_unlock(conc__queue_lock(q));
+        return 0;
+    }
+    /* Woken with 0 only by a waker that saw no unfinished task. */
+    return conc__waiter_sleep(&w, &q->joiners_, conc__queue_lock(q), deadline, true);
+}
+
+/* ---- shutdown --------------------------------------------------------------- */
+
+/* Under the lock, after the closed bit froze the put count: remove every item
+ * left and count it done. A ring put that claimed its slot before the
+ * shutdown is copying its item in: wait the few instructions it takes. */
+static void discard_all(conc_queue_t *q, conc__wakelist_t *wl)
+{
+    uint64_t end = CONC__QUEUE_COUNT(atomic_load_explicit(&q->tail_, memory_order_relaxed));
+    uint64_t n = 0;
+
+    while (CONC__QUEUE_COUNT(atomic_load_explicit(&q->head_, memory_order_relaxed)) < end) {
+        if (store_get(q, NULL) == 0)
+            n++;
+        else
+            conc__os_thread_yield();
+    }
+    if (n) {
+        atomic_fetch_add_explicit(&q->done_, n, memory_order_seq_cst);
+        release_joiners(q, wl);
+    }
+}
+
+int conc_queue_shutdown(conc_queue_t *q, bool immediate)
+{
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+
+    if (!valid(q))
+        return CONC_EINVAL;
+    conc__os_lock(conc__queue_lock(q));
+    atomic_fetch_or_explicit(&q->tail_, CONC__QUEUE_CLOSED, memory_order_seq_cst);
+    conc__waitq_wake_n(&q->putters_, -1, CONC_ECLOSED, &wl);
+    if (immediate)
+        discard_all(q, &wl);
+    settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+    return 0;
+}

@@ -1,0 +1,85 @@
+/*
+ * Shared by the queue's files: queue.c (the API, blocking, hand-offs,
+ * task accounting, shutdown), queue_ring.c (the lock-free FIFO ring and
+ * its spin learning) and queue_prio.c (the priority heap). Not installed.
+ *
+ * Counters (conc_queue_t): tail_ counts the items ever put, head_ the items
+ * ever removed (got or discarded), so tail_ - head_ items are stored. The
+ * top bit of tail_ means "shut down": setting it atomically freezes the put
+ * count, so no put can slip in after a shutdown. The top bit of head_ is
+ * held by a FIFO peek while it copies the first item (getters wait for it).
+ */
+#ifndef CONC_CORE_QUEUE_INTERNAL_H
+#define CONC_CORE_QUEUE_INTERNAL_H
+
+#include <string.h>
+
+#include "conc/queue.h"
+#include "internal.h"
+#include "waitq.h"
+
+#define CONC__QUEUE_CLOSED (UINT64_C(1) << 63) /* in tail_ */
+#define CONC__QUEUE_PEEK (UINT64_C(1) << 63)   /* in head_ */
+#define CONC__QUEUE_COUNT(x) ((x) & ~(UINT64_C(1) << 63))
+
+/* Ring and heap slots start with this sequence word; the item follows. */
+#define CONC__QUEUE_SEQ_SIZE 8
+
+static inline conc__os_lock_t *conc__queue_lock(conc_queue_t *q)
+{
+    return (conc__os_lock_t *)&q->lock_;
+}
+
+static inline unsigned char *conc__queue_slot(const conc_queue_t *q, uint64_t i)
+{
+    return q->buf_ + i * q->slot_size_;
+}
+
+static inline unsigned char *conc__queue_item(const conc_queue_t *q, uint64_t i)
+{
+    return conc__queue_slot(q, i) + (q->kind_ == CONC_QUEUE_LIFO ? 0 : CONC__QUEUE_SEQ_SIZE);
+}
+
+/* Copy an item; the common small sizes become single moves instead of a
+ * call to memcpy, which matters on the ring's fast path. */
+static inline void conc__queue_copy(void *dst, const void *src, size_t size)
+{
+    switch (size) {
+    case 4:
+        memcpy(dst, src, 4);
+        break;
+    case 8:
+        memcpy(dst, src, 8);
+        break;
+    case 16:
+        memcpy(dst, src, 16);
+        break;
+    default:
+        memcpy(dst, src, size);
+    }
+}
+
+/* ---- the lock-free ring (FIFO queues of capacity >= 2) -----------------
+ * Callable with or without the queue's lock. */
+void conc__ring_init(conc_queue_t *q);
+/* 0, CONC_EAGAIN (full, or the slot's previous item is still being read)
+ * or CONC_ECLOSED. */
+int conc__ring_put(conc_queue_t *q, const void *item);
+/* 0 or CONC_EAGAIN (empty, or the first item is still being written).
+ * out == NULL discards the item. */
+int conc__ring_get(conc_queue_t *q, void *out);
+/* 0 or CONC_EAGAIN, like conc__ring_get() without removing. */
+int conc__ring_peek(conc_queue_t *q, void *out);
+/* How long (ns) a FIFO getter or putter retries the ring before it sleeps:
+ * learned per queue, 0 on a single CPU. */
+int64_t conc__ring_spin_limit(const conc_queue_t *q);
+/* Tell the learner how long a spin took to catch an item or slot
+ * (INT64_MAX: it caught nothing). Racing updates only blur the average. */
+void conc__ring_spin_learn(conc_queue_t *q, int64_t waited_ns);
+
+/* ---- the priority heap, under the queue's lock -------------------------
+ * n is the number of items in the heap before the call. */
+void conc__heap_push(conc_queue_t *q, uint64_t n, uint64_t seq, const void *item);
+void conc__heap_pop(conc_queue_t *q, uint64_t n, void *out);
+
+#endif /* CONC_CORE_QUEUE_INTERNAL_H */

@@ -1,0 +1,176 @@
+/*
+ * The FIFO ring: a bounded multi-producer, multi-consumer array after
+ * Dmitry Vyukov's design. Every slot carries a sequence word that says whose
+ * turn the slot is: equal to a producer's position when the slot is free for
+ * that lap, position + 1 once the item is published, position + capacity once
+ * the consumer has read it out. A producer claims position p by one
+ * compare-and-swap on tail_, copies its item, and publishes with one store;
+ * a consumer does the same on head_. No lock, no system call.
+ *
+ * Positions are 64-bit counters that never wrap in practice, so the ring
+ * works for any capacity >= 2 (a power of two saves the division). The
+ * publishing stores are sequentially consistent: queue.c pairs them with the
+ * "somebody sleeps" hints so that a producer never misses a sleeping getter
+ * (and a consumer never misses a sleeping putter).
+ *
+ * The end of the file keeps the per-queue learned time a FIFO getter or
+ * putter retries the ring before it goes to sleep.
+ */
+#include "queue_internal.h"
+
+static inline uint64_t ring_index(const conc_queue_t *q, uint64_t pos)
+{
+    return q->mask_ ? pos & q->mask_ : pos % q->capacity_;
+}
+
+static inline _Atomic uint64_t *slot_seq(const conc_queue_t *q, uint64_t pos)
+{
+    return (_Atomic uint64_t *)(void *)conc__queue_slot(q, ring_index(q, pos));
+}
+
+static inline unsigned char *slot_item(const conc_queue_t *q, uint64_t pos)
+{
+    return conc__queue_slot(q, ring_index(q, pos)) + CONC__QUEUE_SEQ_SIZE;
+}
+
+void conc__ring_init(conc_queue_t *q)
+{
+    for (uint64_t i = 0; i < q->capacity_; i++)
+        atomic_init(slot_seq(q, i), i);
+}
+
+int conc__ring_put(conc_queue_t *q, const void *item)
+{
+    uint64_t pos = atomic_load_explicit(&q->tail_, memory_order_relaxed);
+    _Atomic uint64_t *seq;
+
+    for (;;) {
+        /* The closed bit makes every claim fail: no put after shutdown. */
+        if (CONC_UNLIKELY(pos & CONC__QUEUE_CLOSED))
+            return CONC_ECLOSED;
+        seq = slot_seq(q, pos);
+        int64_t dif = (int64_t)(atomic_load_explicit(seq, memory_order_acquire) - pos);
+        if (dif == 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->tail_, &pos, pos + 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        } else if (dif < 0) {
+            return CONC_EAGAIN; /* the item of the previous lap is still there */
+        } else {
+            pos = atomic_load_explicit(&q->tail_, memory_order_relaxed);
+        }
+    }
+    conc__queue_copy(slot_item(q, pos), item, q->item_size_);
+    atomic_store_explicit(seq, pos + 1, memory_order_seq_cst);
+    return 0;
+}
+
+/* A peek holds head_ for the few instructions of its copy; let it finish. */
+static uint64_t wait_for_peek(conc_queue_t *q)
+{
+    uint64_t pos;
+
+    for (int i = 1;; i++) {
+        if (i % 64 == 0)
+            conc__os_thread_yield();
+        else
+            conc__os_cpu_relax();
+        pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
+        if (!(pos & CONC__QUEUE_PEEK))
+            return pos;
+    }
+}
+
+/* Claim the first published item: its position, or UINT64_MAX when the
+ * ring is empty (or its first item is still being written). With peek, the
+ * claim sets the peek bit instead of moving head_. */
+static uint64_t claim_first(conc_queue_t *q, bool peek)
+{
+    uint64_t pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
+
+    for (;;) {
+        if (CONC_UNLIKELY(pos & CONC__QUEUE_PEEK))
+            pos = wait_for_peek(q);
+        int64_t dif =
+            (int64_t)(atomic_load_explicit(slot_seq(q, pos), memory_order_acquire) - (pos + 1));
+        if (dif == 0) {
+            /* Acquire: pairs with the release of a peek that held head_,
+             * whose copy must happen before the slot is reused. */
+            if (atomic_compare_exchange_weak_explicit(&q->head_, &pos,
+                                                      peek ? pos | CONC__QUEUE_PEEK : pos + 1,
+                                                      memory_order_acquire, memory_order_relaxed))
+                return pos;
+        } else if (dif < 0) {
+            return UINT64_MAX;
+        } else {
+            pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
+        }
+    }
+}
+
+int conc__ring_get(conc_queue_t *q, void *out)
+{
+    uint64_t pos = claim_first(q, false);
+
+    if (pos == UINT64_MAX)
+        return CONC_EAGAIN;
+    if (out)
+        conc__queue_copy(out, slot_item(q, pos), q->item_size_);
+    atomic_store_explicit(slot_seq(q, pos), pos + q->capacity_, memory_order_seq_cst);
+    return 0;
+}
+
+int conc__ring_peek(conc_queue_t *q, void *out)
+{
+    uint64_t pos = claim_first(q, true);
+
+    if (pos == UINT64_MAX)
+        return CONC_EAGAIN;
+    /* While the peek bit is set no getter can take the slot, so no producer
+     * can overwrite it. */
+    conc__queue_copy(out, slot_item(q, pos), q->item_size_);
+    atomic_store_explicit(&q->head_, pos, memory_order_release);
+    return 0;
+}
+
+/* ---- how long to retry the ring before sleeping ------------------------ */
+
+/* The learned spin (conc_queue_t.spin_, an average in ns) stays within these. */
+#define SPIN_MIN_NS 3000
+#define SPIN_MAX_NS 16000
+
+static int cpu_count(void)
+{
+    static _Atomic int cached;
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+
+    if (n == 0) {
+        n = conc__os_cpu_count();
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n;
+}
+
+int64_t conc__ring_spin_limit(const conc_queue_t *q)
+{
+    int64_t limit =
+        SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
+
+    if (cpu_count() == 1)
+        return 0; /* the peer cannot run while we spin */
+    return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
+}
+
+/* Move the average an eighth of the way towards how long the last spin
+ * needed to catch an item (or a slot), or towards 0 when it caught nothing:
+ * a peer that keeps up makes the spin longer, a slow or descheduled peer
+ * (or one that cannot run while we spin) makes it short. SPIN_MIN_NS, about
+ * the time a woken thread takes to run again, is always allowed, so that
+ * two threads that fell asleep in turn find their way back to spinning. */
+void conc__ring_spin_learn(conc_queue_t *q, int64_t waited_ns)
+{
+    int64_t avg = atomic_load_explicit(&q->spin_, memory_order_relaxed);
+    int64_t target = waited_ns <= SPIN_MAX_NS ? waited_ns : 0;
+
+    atomic_store_explicit(&q->spin_, (uint32_t)(avg + (target - avg) / 8), memory_order_relaxed);
+}
