@@ -5,10 +5,11 @@
 set -eu
 
 # Build and test: compiler, Meson/Ninja, CMocka, pkg-config. Checks: cppcheck,
-# clang-tidy. Benchmark peers: GLib, libuv, moodycamel's queue (C++).
+# clang-tidy. Benchmark peers: GLib, libuv, moodycamel's queue and
+# Boost.Context (C++).
 packages="gcc g++ meson ninja-build pkg-config libcmocka-dev \
 cppcheck clang-tidy valgrind \
-libglib2.0-dev libuv1-dev libconcurrentqueue-dev"
+libglib2.0-dev libuv1-dev libconcurrentqueue-dev libboost-context-dev"
 
 missing=""
 for p in $packages; do

@@ -243,8 +243,13 @@ static void timers_fire_in_deadline_order(void **state)
         o[i] = (struct ordered_timer){ .order = &order, .id = slot_of[i] };
         assert_rc(0, conc_timer_init(&o[i].timer, record_order, &o[i]));
     }
-    for (int i = 0; i < N; i++)
-        assert_rc(0, conc_timer_start(&o[i].timer, CONC_MS(20) + CONC_MS(slot_of[i]), 0));
+    /* Delays are taken against one base, so a slow start loop (emulators,
+     * sanitizers) cannot reorder the absolute deadlines. */
+    int64_t base = conc_now_ns() + CONC_MS(50);
+    for (int i = 0; i < N; i++) {
+        int64_t delay = base + CONC_MS(slot_of[i]) - conc_now_ns();
+        assert_rc(0, conc_timer_start(&o[i].timer, delay > 0 ? delay : 0, 0));
+    }
     wait_for(&order.recorded, N);
     for (int i = 0; i < N; i++)
         assert_int_equal(i, order.seen[i]);

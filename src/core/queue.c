@@ -42,7 +42,7 @@ size_t conc_queue_storage_size(size_t item_size, size_t capacity, conc_queue_kin
     if (item_size == 0 || capacity == 0 || !kind_valid(kind))
         return 0;
     /* Positions keep their top bit free for the closed and peek flags. */
-    if (item_size > SIZE_MAX - 16 || (uint64_t)capacity > (UINT64_C(1) << 62))
+    if (item_size > SIZE_MAX - 16 || capacity > SIZE_MAX / 4)
         return 0;
     size_t slot = CONC_QUEUE_SLOT_SIZE_(item_size, kind);
     if (capacity > SIZE_MAX / slot)

@@ -95,9 +95,9 @@ static inline void prefetch_grandchildren(const conc__timerheap_t *h, size_t fir
 {
     size_t g = first * ARITY + 1;
 
-    if (g + ARITY * ARITY > h->cap)
+    if (g + (size_t)ARITY * ARITY > h->cap)
         return;
-    for (size_t k = 0; k < ARITY * ARITY; k += LINE / sizeof(conc__theap_slot_t))
+    for (size_t k = 0; k < (size_t)ARITY * ARITY; k += LINE / sizeof(conc__theap_slot_t))
         __builtin_prefetch(&h->slots[g + k]);
 }
 
