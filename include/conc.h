@@ -21,5 +21,6 @@
 #include "conc/timer.h"
 #include "conc/future.h"
 #include "conc/pool.h"
+#include "conc/coro.h"
 
 #endif /* CONC_H */
