@@ -292,8 +292,8 @@ static void populations(void)
 
     bench_report("coro_memory_100k", c100k.bytes_per_coro, "ucontext", u100k.bytes_per_coro,
                  "bytes/coro", 0);
-    bench_report("coro_create_rate_100k", c100k.per_second, "ucontext", u100k.per_second,
-                 "coro/s", 1);
+    bench_report("coro_create_rate_100k", c100k.per_second, "ucontext", u100k.per_second, "coro/s",
+                 1);
     /* No peer holds a million coroutines in this machine's memory: the
      * issue's goal (8 KiB per coroutine) stands in for one. */
     bench_report("coro_memory_1m", c1m.bytes_per_coro, "goal", 8192.0, "bytes/coro", 0);

@@ -18,12 +18,12 @@
 #include "conc.h"
 
 #if defined(__linux__)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-#define HAVE_FUTEX 1
+#    include <linux/futex.h>
+#    include <sys/syscall.h>
+#    include <unistd.h>
+#    define HAVE_FUTEX 1
 #else
-#define HAVE_FUTEX 0
+#    define HAVE_FUTEX 0
 #endif
 
 #define WARMUP 1000
@@ -37,7 +37,7 @@ struct pingpong {
     conc_event_t event[2];
     pthread_mutex_t mutex;
     pthread_cond_t cond[2];
-    int turn;                /* COND: 0 = the main side's turn, 1 = the peer's */
+    int turn;                 /* COND: 0 = the main side's turn, 1 = the peer's */
     _Atomic uint32_t word[2]; /* FUTEX: each side's IDLE / GO / ASLEEP */
 };
 

@@ -23,7 +23,7 @@ void test_coro_regs_call(void (*fn)(void *), void *arg, const uintptr_t *in, uin
 /* rbx rbp r12 r13 r14 r15, MXCSR, x87 control word. Only the rounding
  * modes differ between the two sides: Valgrind emulates those but not
  * precision control or flush-to-zero. */
-#define CORO_REGS_N 8
+#    define CORO_REGS_N 8
 static const uintptr_t coro_regs_mask[CORO_REGS_N] = {
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, 0xffc0, 0x0f3f,
 };
@@ -61,7 +61,7 @@ __asm__(".pushsection .text\n"
 
 #elif defined(__i386__)
 /* ebx esi edi ebp, MXCSR, x87 control word. */
-#define CORO_REGS_N 6
+#    define CORO_REGS_N 6
 static const uintptr_t coro_regs_mask[CORO_REGS_N] = {
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, 0xffc0, 0x0f3f,
 };
@@ -98,7 +98,7 @@ __asm__(".pushsection .text\n"
 
 #elif defined(__aarch64__)
 /* x19-x28, x29, then d8-d15 (bit patterns). */
-#define CORO_REGS_N 19
+#    define CORO_REGS_N 19
 static const uintptr_t coro_regs_mask[CORO_REGS_N] = {
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
@@ -142,7 +142,7 @@ __asm__(".pushsection .text\n"
 #elif defined(__arm__)
 /* r4-r11, then d8-d15 as two words each. Valid in ARM and Thumb-2 state;
  * assembled in the compiler's state. */
-#define CORO_REGS_N 24
+#    define CORO_REGS_N 24
 static const uintptr_t coro_regs_mask[CORO_REGS_N] = {
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
@@ -153,18 +153,16 @@ static inline uintptr_t coro_regs_pattern(int side, int i)
 {
     return (uintptr_t)0x5a170000u + ((uintptr_t)side << 8) + (uintptr_t)i;
 }
-#if defined(__thumb__)
-#define CORO_REGS_FUNC_TYPE ".thumb_func\n"
-#else
-#define CORO_REGS_FUNC_TYPE
-#endif
+#    if defined(__thumb__)
+#        define CORO_REGS_FUNC_TYPE ".thumb_func\n"
+#    else
+#        define CORO_REGS_FUNC_TYPE
+#    endif
 __asm__(".pushsection .text\n"
         ".syntax unified\n"
         ".align 2\n"
         ".globl test_coro_regs_call\n"
-        ".type test_coro_regs_call, %function\n"
-        CORO_REGS_FUNC_TYPE
-        "test_coro_regs_call:\n"
+        ".type test_coro_regs_call, %function\n" CORO_REGS_FUNC_TYPE "test_coro_regs_call:\n"
         "  push {r3-r11, lr}\n"
         "  vpush {d8-d15}\n"
         "  mov ip, r0\n mov r0, r1\n"
@@ -181,7 +179,7 @@ __asm__(".pushsection .text\n"
 
 #elif defined(__riscv) && __riscv_xlen == 64
 /* s0-s11, then fs0-fs11 (bit patterns). */
-#define CORO_REGS_N 24
+#    define CORO_REGS_N 24
 static const uintptr_t coro_regs_mask[CORO_REGS_N] = {
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
     UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX, UINTPTR_MAX,
@@ -192,16 +190,17 @@ static inline uintptr_t coro_regs_pattern(int side, int i)
 {
     return (uintptr_t)UINT64_C(0x5a17c0de00000000) + ((uintptr_t)side << 8) + (uintptr_t)i;
 }
-#define CORO_REGS_RV_INT(op, base) \
-    "  " op " s0, 0(" base ")\n  " op " s1, 8(" base ")\n  " op " s2, 16(" base ")\n" \
-    "  " op " s3, 24(" base ")\n  " op " s4, 32(" base ")\n  " op " s5, 40(" base ")\n" \
-    "  " op " s6, 48(" base ")\n  " op " s7, 56(" base ")\n  " op " s8, 64(" base ")\n" \
-    "  " op " s9, 72(" base ")\n  " op " s10, 80(" base ")\n  " op " s11, 88(" base ")\n"
-#define CORO_REGS_RV_FP(op, base) \
-    "  " op " fs0, 96(" base ")\n  " op " fs1, 104(" base ")\n  " op " fs2, 112(" base ")\n" \
-    "  " op " fs3, 120(" base ")\n  " op " fs4, 128(" base ")\n  " op " fs5, 136(" base ")\n" \
-    "  " op " fs6, 144(" base ")\n  " op " fs7, 152(" base ")\n  " op " fs8, 160(" base ")\n" \
-    "  " op " fs9, 168(" base ")\n  " op " fs10, 176(" base ")\n  " op " fs11, 184(" base ")\n"
+#    define CORO_REGS_RV_INT(op, base)                                                      \
+        "  " op " s0, 0(" base ")\n  " op " s1, 8(" base ")\n  " op " s2, 16(" base ")\n"   \
+        "  " op " s3, 24(" base ")\n  " op " s4, 32(" base ")\n  " op " s5, 40(" base ")\n" \
+        "  " op " s6, 48(" base ")\n  " op " s7, 56(" base ")\n  " op " s8, 64(" base ")\n" \
+        "  " op " s9, 72(" base ")\n  " op " s10, 80(" base ")\n  " op " s11, 88(" base ")\n"
+#    define CORO_REGS_RV_FP(op, base)                                                             \
+        "  " op " fs0, 96(" base ")\n  " op " fs1, 104(" base ")\n  " op " fs2, 112(" base ")\n"  \
+        "  " op " fs3, 120(" base ")\n  " op " fs4, 128(" base ")\n  " op " fs5, 136(" base ")\n" \
+        "  " op " fs6, 144(" base ")\n  " op " fs7, 152(" base ")\n  " op " fs8, 160(" base ")\n" \
+        "  " op " fs9, 168(" base ")\n  " op " fs10, 176(" base ")\n  " op " fs11, 184(" base     \
+        ")\n"
 /* Frame: ra at 0, a3 (out) at 8, the caller's s/fs registers from 16. */
 __asm__(".pushsection .text\n"
         ".globl test_coro_regs_call\n"
@@ -209,23 +208,22 @@ __asm__(".pushsection .text\n"
         "test_coro_regs_call:\n"
         "  addi sp, sp, -208\n"
         "  sd ra, 0(sp)\n sd a3, 8(sp)\n"
-        "  addi t1, sp, 16\n"
-        CORO_REGS_RV_INT("sd", "t1") CORO_REGS_RV_FP("fsd", "t1")
-        "  mv t0, a0\n mv a0, a1\n"
-        CORO_REGS_RV_INT("ld", "a2") CORO_REGS_RV_FP("fld", "a2")
-        "  jalr t0\n"
-        "  ld a3, 8(sp)\n"
-        CORO_REGS_RV_INT("sd", "a3") CORO_REGS_RV_FP("fsd", "a3")
-        "  addi t1, sp, 16\n"
-        CORO_REGS_RV_INT("ld", "t1") CORO_REGS_RV_FP("fld", "t1")
-        "  ld ra, 0(sp)\n"
-        "  addi sp, sp, 208\n"
-        "  ret\n"
-        ".size test_coro_regs_call, .-test_coro_regs_call\n"
-        ".popsection\n");
+        "  addi t1, sp, 16\n" CORO_REGS_RV_INT("sd", "t1")
+            CORO_REGS_RV_FP("fsd", "t1") "  mv t0, a0\n mv a0, a1\n" CORO_REGS_RV_INT("ld", "a2")
+                CORO_REGS_RV_FP(
+                    "fld", "a2") "  jalr t0\n"
+                                 "  ld a3, 8(sp)\n" CORO_REGS_RV_INT("sd", "a3") CORO_REGS_RV_FP(
+                                     "fsd", "a3") "  addi t1, sp, 16\n" CORO_REGS_RV_INT("ld", "t1")
+                                     CORO_REGS_RV_FP(
+                                         "fld",
+                                         "t1") "  ld ra, 0(sp)\n"
+                                               "  addi sp, sp, 208\n"
+                                               "  ret\n"
+                                               ".size test_coro_regs_call, .-test_coro_regs_call\n"
+                                               ".popsection\n");
 
 #else
-#define CORO_REGS_N 0
+#    define CORO_REGS_N 0
 #endif
 
 #endif /* CONC_TEST_CORO_REGS_H */

@@ -29,8 +29,8 @@ void test_run_threads(int n, test_thread_fn fn, void *args, size_t arg_size)
 
     assert_non_null(t);
     for (int i = 0; i < n; i++)
-        assert_int_equal(0, conc__os_thread_start(&t[i], fn, (char *)args + (size_t)i * arg_size, 0,
-                                                  false));
+        assert_int_equal(
+            0, conc__os_thread_start(&t[i], fn, (char *)args + (size_t)i * arg_size, 0, false));
     for (int i = 0; i < n; i++)
         assert_int_equal(0, conc__os_thread_join(t[i], NULL));
     free(t);

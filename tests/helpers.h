@@ -20,8 +20,7 @@
 long test_stress_scale(void);
 
 /* Assert a return code, printing both names on failure. */
-#define assert_rc(expected, actual) \
-    test_assert_rc_((expected), (actual), __FILE__, __LINE__)
+#define assert_rc(expected, actual) test_assert_rc_((expected), (actual), __FILE__, __LINE__)
 void test_assert_rc_(int expected, int actual, const char *file, int line);
 
 /* Run fn(arg) on n raw helper threads (created through the OS layer, so the

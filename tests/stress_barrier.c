@@ -17,8 +17,8 @@ enum { THREADS = 6 };
 struct phases {
     conc_barrier_t b;
     long rounds;
-    long generations;            /* plain: only the action writes it */
-    long slot[2][THREADS];       /* plain: each phase's writes are read after the barrier */
+    long generations;      /* plain: only the action writes it */
+    long slot[2][THREADS]; /* plain: each phase's writes are read after the barrier */
     _Atomic long index_sum;
     _Atomic long last_count;
 };

@@ -10,17 +10,17 @@
 #include "os/os.h"
 
 #ifndef __has_feature
-#define __has_feature(x) 0
+#    define __has_feature(x) 0
 #endif
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define UNDER_TSAN 1
+#    define UNDER_TSAN 1
 #else
-#define UNDER_TSAN 0
+#    define UNDER_TSAN 0
 #endif
 #if UNDER_TSAN || defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define UNDER_SANITIZER 1
+#    define UNDER_SANITIZER 1
 #else
-#define UNDER_SANITIZER 0
+#    define UNDER_SANITIZER 0
 #endif
 
 enum { THREADS = 4 };
@@ -42,7 +42,7 @@ static void *sum_to(void *arg, void *in)
 
 static void *churn(void *arg)
 {
-    static const int modes[] = {CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY};
+    static const int modes[] = { CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY };
     /* Creating a coroutine creates a TSan fiber: about 0.3 ms each. */
     long rounds = (UNDER_TSAN ? 300 : 5000) * test_stress_scale();
     long *bad = arg;
@@ -70,7 +70,7 @@ static void *churn(void *arg)
 
 static void threads_create_run_and_destroy_concurrently(void **state)
 {
-    long bad[THREADS] = {0};
+    long bad[THREADS] = { 0 };
 
     (void)state;
     test_run_threads(THREADS, churn, bad, sizeof bad[0]);

@@ -73,11 +73,11 @@ static bool entering_is(conc_barrier_t *b, int n)
 struct record {
     int runs;
     uintptr_t runner;
-    int64_t sleep_ns;         /* how long the action takes */
-    _Atomic bool hold;        /* the action waits while this is true */
-    _Atomic bool holding;     /* set while the action waits */
-    int result;               /* what the action returns */
-    conc_barrier_t *b;        /* for actions calling back into the barrier */
+    int64_t sleep_ns;     /* how long the action takes */
+    _Atomic bool hold;    /* the action waits while this is true */
+    _Atomic bool holding; /* set while the action waits */
+    int result;           /* what the action returns */
+    conc_barrier_t *b;    /* for actions calling back into the barrier */
     int rc_inside;
 };
 

@@ -275,7 +275,7 @@ static void *outer_fn(void *arg, void *in)
     assert_rc(0, conc_coro_resume(&n->inner, NULL, &v)); /* inner yields 10 to us */
     sum += (intptr_t)v;
     n->current_in_outer_after = conc_coro_current();
-    assert_rc(0, conc_coro_yield((void *)sum, NULL)); /* to the thread */
+    assert_rc(0, conc_coro_yield((void *)sum, NULL));    /* to the thread */
     assert_rc(0, conc_coro_resume(&n->inner, NULL, &v)); /* inner returns 20 */
     sum += (intptr_t)v;
     assert_rc(0, conc_coro_destroy(&n->inner));
@@ -322,7 +322,7 @@ static void *fibonacci(void *arg, void *in)
 
 static void generator_produces_values_until_it_returns(void **state)
 {
-    static const long expect[] = {0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89};
+    static const long expect[] = { 0, 1, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89 };
     long n = 12, got = 0;
     conc_coro_t co;
     void *v;
@@ -385,7 +385,7 @@ static void *yield_forever(void *arg, void *in)
 
 static void destroy_of_suspended_coroutine_releases_its_stack(void **state)
 {
-    static const int modes[] = {CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY};
+    static const int modes[] = { CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY };
 
     (void)state;
     for (int m = 0; m < 2; m++) {
@@ -423,8 +423,8 @@ static void *touch_stack(void *arg, void *in)
 
 static void stack_holds_at_least_the_requested_size(void **state)
 {
-    static const int modes[] = {CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY};
-    static const size_t sizes[] = {CONC_CORO_STACK_MIN, 100000, 1 << 20};
+    static const int modes[] = { CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY };
+    static const size_t sizes[] = { CONC_CORO_STACK_MIN, 100000, 1 << 20 };
 
     (void)state;
     for (int m = 0; m < 2; m++) {
@@ -476,12 +476,12 @@ static void buffer_stack_is_used_and_never_freed(void **state)
 /* 10,000 live canary-mode coroutines, resumed round-robin. ThreadSanitizer
  * counts every coroutine (a fiber) against its limit of 8128 threads. */
 #ifndef __has_feature
-#define __has_feature(x) 0
+#    define __has_feature(x) 0
 #endif
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#define MANY 4000
+#    define MANY 4000
 #else
-#define MANY 10000
+#    define MANY 10000
 #endif
 #define MANY_ROUNDS 5
 
@@ -549,15 +549,15 @@ static void *report_alignment(void *arg, void *in)
 
 static void coroutine_stack_keeps_the_abi_alignment(void **state)
 {
-    static const int modes[] = {CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY,
-                                CONC_CORO_STACK_BUFFER};
+    static const int modes[] = { CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY,
+                                 CONC_CORO_STACK_BUFFER };
     static char buf[64 * 1024 + 7];
 
     (void)state;
     for (int m = 0; m < 3; m++) {
         /* An odd buffer address and size: libconc must align inside it. */
-        conc_coro_attr_t a = attr_of(modes[m], m == 2 ? sizeof buf - 1 : 0,
-                                     m == 2 ? buf + 1 : NULL);
+        conc_coro_attr_t a =
+            attr_of(modes[m], m == 2 ? sizeof buf - 1 : 0, m == 2 ? buf + 1 : NULL);
         uintptr_t misaligned = 0;
         conc_coro_t co;
 
@@ -667,7 +667,7 @@ static void guard_page_overflow_dies_with_sigsegv(void **state)
 
 static void canary_overflow_aborts_at_next_switch_with_message(void **state)
 {
-    static const int modes[] = {CONC_CORO_STACK_CANARY, CONC_CORO_STACK_BUFFER};
+    static const int modes[] = { CONC_CORO_STACK_CANARY, CONC_CORO_STACK_BUFFER };
 
     (void)state;
     for (int m = 0; m < 2; m++) {
@@ -749,7 +749,7 @@ static void *regs_entry(void *arg, void *in)
 
 static void callee_saved_registers_survive_switches(void **state)
 {
-    static const int modes[] = {CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY};
+    static const int modes[] = { CONC_CORO_STACK_GUARD, CONC_CORO_STACK_CANARY };
     struct regs r;
 
     (void)state;
@@ -815,7 +815,7 @@ static void *resume_on_thread(void *arg)
 
 static void suspended_coroutine_can_be_resumed_by_another_thread(void **state)
 {
-    struct handoff h = {.steps = 0};
+    struct handoff h = { .steps = 0 };
     conc__os_thread_t t;
 
     (void)state;

@@ -58,11 +58,15 @@ static void *wait_thread(void *arg)
     return NULL;
 }
 
-static void start(struct waiter *w, conc_flags_t *f, uint32_t mask, int options,
-                  _Atomic int *order)
+static void start(struct waiter *w, conc_flags_t *f, uint32_t mask, int options, _Atomic int *order)
 {
-    *w = (struct waiter){ .f = f, .mask = mask, .options = options, .order = order,
-                          .rank = -1, .rc = 99, .value = 0xdead };
+    *w = (struct waiter){ .f = f,
+                          .mask = mask,
+                          .options = options,
+                          .order = order,
+                          .rank = -1,
+                          .rc = 99,
+                          .value = 0xdead };
     assert_rc(0, conc__os_thread_start(&w->t, wait_thread, w, 0, false));
 }
 
@@ -269,13 +273,13 @@ static void flags_one_set_releases_satisfied_waiters_in_fifo_order(void **state)
     _Atomic int order = 0;
     struct waiter w[4];
 
-    start(&w[0], &f, 0x1, ANY, &order);         /* sees 0x3, takes nothing */
+    start(&w[0], &f, 0x1, ANY, &order); /* sees 0x3, takes nothing */
     wait_until_queued(&f, 1);
     start(&w[1], &f, 0x3, ALL | CLEAR, &order); /* sees 0x3, takes both */
     wait_until_queued(&f, 2);
-    start(&w[2], &f, 0x2, ANY, &order);         /* finds bit 1 consumed */
+    start(&w[2], &f, 0x2, ANY, &order); /* finds bit 1 consumed */
     wait_until_queued(&f, 3);
-    start(&w[3], &f, 0x4, ANY, &order);         /* not concerned */
+    start(&w[3], &f, 0x4, ANY, &order); /* not concerned */
     wait_until_queued(&f, 4);
     assert_int_equal(0, conc_flags_set(&f, 0x3));
     join(&w[0]);

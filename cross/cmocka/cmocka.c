@@ -71,8 +71,8 @@ void cm_check_int(LargestIntegralType a, LargestIntegralType b, int equal, const
                   int line)
 {
     if ((a == b) != equal)
-        cm_fail(file, line, "%jd (%#jx) %s %jd (%#jx)", (intmax_t)a, a, equal ? "!=" : "==",
-                (intmax_t)b, b);
+        cm_fail(file, line, "%jd (%#jx) %s %jd (%#jx)", (intmax_t)a, a,
+                equal ? "!=" : "==", (intmax_t)b, b);
 }
 
 void cm_check_str(const char *a, const char *b, int equal, const char *file, int line)
@@ -80,12 +80,11 @@ void cm_check_str(const char *a, const char *b, int equal, const char *file, int
     int same = a && b ? strcmp(a, b) == 0 : a == b;
 
     if (same != equal)
-        cm_fail(file, line, "\"%s\" %s \"%s\"", a ? a : "(null)", equal ? "!=" : "==",
-                b ? b : "(null)");
+        cm_fail(file, line, "\"%s\" %s \"%s\"", a ? a : "(null)",
+                equal ? "!=" : "==", b ? b : "(null)");
 }
 
-void cm_check_mem(const void *a, const void *b, size_t size, int equal, const char *file,
-                  int line)
+void cm_check_mem(const void *a, const void *b, size_t size, int equal, const char *file, int line)
 {
     if ((memcmp(a, b, size) == 0) != equal)
         cm_fail(file, line, "%zu bytes at %p and %p %s", size, a, b,
@@ -118,7 +117,9 @@ static int cm_run_one(const struct CMUnitTest *t, void *group_state)
     how = cm_how;
     cm_in_test = 0;
     printf("%s %s\n",
-           how == CM_PASS ? "[       OK ]" : how == CM_SKIP ? "[  SKIPPED ]" : "[  FAILED  ]",
+           how == CM_PASS   ? "[       OK ]"
+           : how == CM_SKIP ? "[  SKIPPED ]"
+                            : "[  FAILED  ]",
            t->name);
     fflush(stdout);
     return how;

@@ -43,17 +43,17 @@ typedef int (*conc_barrier_action_fn)(void *arg);
 /** A barrier. Fields are private (libconc's); initialise with
  *  CONC_BARRIER_INIT() or conc_barrier_init(). */
 typedef struct conc_barrier {
-    CONC_ATOMIC_(uint32_t) lock_;  /* internal lock guarding the rest */
-    CONC_ATOMIC_(int) state_;      /* filling, tripping (action runs), broken, dead */
-    CONC_ATOMIC_(int) count_;      /* parties arrived in this cycle */
+    CONC_ATOMIC_(uint32_t) lock_; /* internal lock guarding the rest */
+    CONC_ATOMIC_(int) state_;     /* filling, tripping (action runs), broken, dead */
+    CONC_ATOMIC_(int) count_;     /* parties arrived in this cycle */
     int parties_;
-    uint32_t generation_;          /* cycles begun (a trip, break or reset ends one) */
-    bool break_pending_;           /* abort or timeout while the action ran */
-    uintptr_t runner_;             /* context running the action */
+    uint32_t generation_; /* cycles begun (a trip, break or reset ends one) */
+    bool break_pending_;  /* abort or timeout while the action ran */
+    uintptr_t runner_;    /* context running the action */
     conc_barrier_action_fn action_;
     void *arg_;
-    conc__waitq_t waiters_;        /* arrived, waiting for the cycle to end */
-    conc__waitq_t entry_;          /* came while the action ran: next cycle */
+    conc__waitq_t waiters_; /* arrived, waiting for the cycle to end */
+    conc__waitq_t entry_;   /* came while the action ran: next cycle */
 } conc_barrier_t;
 
 /** @private A positive constant @p parties, or a compile error. */
@@ -62,9 +62,11 @@ typedef struct conc_barrier {
 
 /** Static initialiser of a barrier for @p parties parties (a constant >= 1)
  *  with an optional @p action (NULL for none) called with @p arg. */
-#define CONC_BARRIER_INIT(parties, action, arg) \
-    { 0, 0, 0, CONC__BARRIER_PARTIES_(parties), 0, 0, 0, (action), (arg), \
-      CONC__WAITQ_INIT, CONC__WAITQ_INIT }
+#define CONC_BARRIER_INIT(parties, action, arg)                                               \
+    {                                                                                         \
+        0, 0, 0, CONC__BARRIER_PARTIES_(parties), 0, 0, 0, (action), (arg), CONC__WAITQ_INIT, \
+            CONC__WAITQ_INIT                                                                  \
+    }
 
 /**
  * @brief Initialise @p b for @p parties parties.

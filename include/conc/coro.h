@@ -83,7 +83,10 @@ typedef struct conc_coro_attr {
 } conc_coro_attr_t;
 
 /** Default options: a CONC_CORO_STACK_DEFAULT stack with a guard page. */
-#define CONC_CORO_ATTR_INIT { 0, CONC_CORO_STACK_GUARD, NULL }
+#define CONC_CORO_ATTR_INIT            \
+    {                                  \
+        0, CONC_CORO_STACK_GUARD, NULL \
+    }
 
 /** What a coroutine is doing (returned by conc_coro_status()). */
 typedef enum conc_coro_status {
@@ -115,12 +118,12 @@ typedef struct conc_coro {
     uint32_t state_;           /* a magic number | the status; 0 when destroyed */
     uint8_t stack_mode_;
     unsigned valgrind_stack_id_;
-    void *xfer_;               /* the first resume's value, then the result */
+    void *xfer_; /* the first resume's value, then the result */
     conc_coro_fn fn_;
     void *arg_;
-    void *stack_lo_;           /* usable stack: [stack_lo_, stack_hi_) */
+    void *stack_lo_; /* usable stack: [stack_lo_, stack_hi_) */
     void *stack_hi_;
-    void *stack_owner_;        /* mapping or slab the stack came from */
+    void *stack_owner_;         /* mapping or slab the stack came from */
     const void *back_stack_lo_; /* the resumer's stack, for AddressSanitizer */
     size_t back_stack_size_;
     void *asan_fake_stack_;

@@ -18,21 +18,21 @@ extern "C" {
  * The single list of error codes. X(name, value, message) generates both the
  * enum below and the table behind conc_strerror(), so the two never disagree.
  */
-#define CONC_ERROR_LIST(X)                                                      \
-    X(CONC_EINVAL, -1, "invalid argument")                                      \
-    X(CONC_ETIMEDOUT, -2, "timed out")                                          \
-    X(CONC_EAGAIN, -3, "operation would block")                                 \
-    X(CONC_EBUSY, -4, "resource busy")                                          \
-    X(CONC_EPERM, -5, "operation not permitted: caller is not the owner")       \
-    X(CONC_EOVERFLOW, -6, "count would exceed its limit")                       \
-    X(CONC_ECLOSED, -7, "object has been shut down")                            \
-    X(CONC_EBROKEN, -8, "barrier is broken")                                    \
-    X(CONC_ECANCELED, -9, "operation canceled")                                 \
-    X(CONC_ENOMEM, -10, "out of memory")                                        \
-    X(CONC_EDEADLK, -11, "deadlock would occur")                                \
-    X(CONC_ENOTSUP, -12, "not supported on this platform")                      \
-    X(CONC_ESRCH, -13, "no such thread, task or process")                       \
-    X(CONC_ELIMIT, -14, "system resource limit reached")               \
+#define CONC_ERROR_LIST(X)                                                \
+    X(CONC_EINVAL, -1, "invalid argument")                                \
+    X(CONC_ETIMEDOUT, -2, "timed out")                                    \
+    X(CONC_EAGAIN, -3, "operation would block")                           \
+    X(CONC_EBUSY, -4, "resource busy")                                    \
+    X(CONC_EPERM, -5, "operation not permitted: caller is not the owner") \
+    X(CONC_EOVERFLOW, -6, "count would exceed its limit")                 \
+    X(CONC_ECLOSED, -7, "object has been shut down")                      \
+    X(CONC_EBROKEN, -8, "barrier is broken")                              \
+    X(CONC_ECANCELED, -9, "operation canceled")                           \
+    X(CONC_ENOMEM, -10, "out of memory")                                  \
+    X(CONC_EDEADLK, -11, "deadlock would occur")                          \
+    X(CONC_ENOTSUP, -12, "not supported on this platform")                \
+    X(CONC_ESRCH, -13, "no such thread, task or process")                 \
+    X(CONC_ELIMIT, -14, "system resource limit reached")                  \
     X(CONC_EIO, -15, "input/output error")
 
 /** Error codes. All are negative; 0 means success. */

@@ -38,7 +38,10 @@ typedef struct conc_event {
 } conc_event_t;
 
 /** Static initialiser of a clear event. */
-#define CONC_EVENT_INIT { 0, 0, CONC__WAITQ_INIT }
+#define CONC_EVENT_INIT        \
+    {                          \
+        0, 0, CONC__WAITQ_INIT \
+    }
 
 /**
  * @brief Initialise @p e as a clear event (same as CONC_EVENT_INIT).

@@ -11,15 +11,15 @@
  * library on Windows, where dllimport must not be used.
  */
 #if defined(_WIN32) && !defined(CONC_STATIC)
-#  ifdef CONC_BUILDING
-#    define CONC_API __declspec(dllexport)
-#  else
-#    define CONC_API __declspec(dllimport)
-#  endif
+#    ifdef CONC_BUILDING
+#        define CONC_API __declspec(dllexport)
+#    else
+#        define CONC_API __declspec(dllimport)
+#    endif
 #elif defined(__GNUC__)
-#  define CONC_API __attribute__((visibility("default")))
+#    define CONC_API __attribute__((visibility("default")))
 #else
-#  define CONC_API
+#    define CONC_API
 #endif
 
 /*
@@ -29,9 +29,9 @@
  * _Atomic(T) equals that of T for the types used here).
  */
 #ifdef __cplusplus
-#  define CONC_ATOMIC_(T) T
+#    define CONC_ATOMIC_(T) T
 #else
-#  define CONC_ATOMIC_(T) _Atomic(T)
+#    define CONC_ATOMIC_(T) _Atomic(T)
 #endif
 
 #endif /* CONC_EXPORT_H */

@@ -54,7 +54,10 @@ typedef struct conc_flags {
 } conc_flags_t;
 
 /** Static initialiser of event flags with every bit clear. */
-#define CONC_FLAGS_INIT { 0, 0, CONC__WAITQ_INIT }
+#define CONC_FLAGS_INIT        \
+    {                          \
+        0, 0, CONC__WAITQ_INIT \
+    }
 
 /**
  * @brief Initialise @p f with every bit clear (same as CONC_FLAGS_INIT).

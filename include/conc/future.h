@@ -54,7 +54,10 @@ struct conc_future {
 };
 
 /** Static initialiser of a pending future, equivalent to conc_future_init(). */
-#define CONC_FUTURE_INIT { 0, 0, 0, 0, CONC__WAITQ_INIT, 0, 0, 0 }
+#define CONC_FUTURE_INIT                      \
+    {                                         \
+        0, 0, 0, 0, CONC__WAITQ_INIT, 0, 0, 0 \
+    }
 
 /**
  * @brief Initialise @p f as a pending future.

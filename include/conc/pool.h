@@ -58,7 +58,10 @@ typedef struct conc_pool_attr {
 } conc_pool_attr_t;
 
 /** Default attributes: a fixed pool of one worker per CPU. */
-#define CONC_POOL_ATTR_INIT { 0, -1, 0, 0, NULL }
+#define CONC_POOL_ATTR_INIT \
+    {                       \
+        0, -1, 0, 0, NULL   \
+    }
 
 /** @private */
 struct conc__pool_worker;

@@ -47,17 +47,21 @@ typedef struct conc_sem {
 /** @private The state word of a fresh semaphore. A negative @p value does not
  *  compile (negative array size), so a constant is required. */
 #define CONC__SEM_STATE_(value) \
-    ((uint32_t)(value) * 2u + 0u * (uint32_t)sizeof(char[(value) >= 0 ? 1 : -1]))
+    ((uint32_t)(value)*2u + 0u * (uint32_t)sizeof(char[(value) >= 0 ? 1 : -1]))
 
 /** Static initialiser of a semaphore holding @p value permits (a constant
  *  expression, 0 <= value <= CONC_SEM_VALUE_MAX). */
-#define CONC_SEM_INIT(value) \
-    { CONC__SEM_STATE_(value), 0, (uint32_t)CONC_SEM_VALUE_MAX, CONC__WAITQ_INIT }
+#define CONC_SEM_INIT(value)                                                       \
+    {                                                                              \
+        CONC__SEM_STATE_(value), 0, (uint32_t)CONC_SEM_VALUE_MAX, CONC__WAITQ_INIT \
+    }
 
 /** Static initialiser of a bounded semaphore: @p value permits, and never
  *  more than @p value. */
-#define CONC_SEM_BOUNDED_INIT(value) \
-    { CONC__SEM_STATE_(value), 0, (uint32_t)(value), CONC__WAITQ_INIT }
+#define CONC_SEM_BOUNDED_INIT(value)                                    \
+    {                                                                   \
+        CONC__SEM_STATE_(value), 0, (uint32_t)(value), CONC__WAITQ_INIT \
+    }
 
 /**
  * @brief Initialise @p s with @p value permits (Python's `Semaphore(value)`).

@@ -47,7 +47,10 @@ typedef struct conc_thread_attr {
 } conc_thread_attr_t;
 
 /** Default attributes: unnamed, default stack, joinable. */
-#define CONC_THREAD_ATTR_INIT { NULL, 0, false }
+#define CONC_THREAD_ATTR_INIT \
+    {                         \
+        NULL, 0, false        \
+    }
 
 /** Bytes of a thread name kept by libconc, terminating NUL included. */
 #define CONC_THREAD_NAME_MAX 64
@@ -59,7 +62,10 @@ typedef struct conc_thread {
 } conc_thread_t;
 
 /** A handle that names no thread (what a failed call leaves behind). */
-#define CONC_THREAD_INIT { 0, 0 }
+#define CONC_THREAD_INIT \
+    {                    \
+        0, 0             \
+    }
 
 /** The smallest stack size accepted by conc_thread_create(). */
 #define CONC_THREAD_STACK_MIN (conc_thread_stack_min())
@@ -323,7 +329,10 @@ typedef struct conc_tls_key {
 } conc_tls_key_t;
 
 /** An invalid key, for static initialisation. */
-#define CONC_TLS_KEY_INIT { 0, 0 }
+#define CONC_TLS_KEY_INIT \
+    {                     \
+        0, 0              \
+    }
 
 /** Called at thread exit with a thread's non-NULL value of a key. */
 typedef void (*conc_tls_destructor_fn)(void *value);

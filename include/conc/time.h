@@ -29,9 +29,9 @@ extern "C" {
 /** Wait without limit. Any negative timeout means the same. */
 #define CONC_FOREVER ((int64_t)-1)
 /** Nanoseconds in @p n microseconds, milliseconds or seconds (as int64_t). */
-#define CONC_US(n) ((int64_t)(n) * INT64_C(1000))
-#define CONC_MS(n) ((int64_t)(n) * INT64_C(1000000))
-#define CONC_SEC(n) ((int64_t)(n) * INT64_C(1000000000))
+#define CONC_US(n) ((int64_t)(n)*INT64_C(1000))
+#define CONC_MS(n) ((int64_t)(n)*INT64_C(1000000))
+#define CONC_SEC(n) ((int64_t)(n)*INT64_C(1000000000))
 
 /**
  * The largest finite timeout, in nanoseconds (about 146 years), like Python's

@@ -85,7 +85,10 @@ struct conc_timer {
  * Static initialiser, equivalent to conc_timer_init(&t, fn, arg):
  * `static conc_timer_t t = CONC_TIMER_INITIALIZER(on_tick, NULL);`
  */
-#define CONC_TIMER_INITIALIZER(fn, arg) { { 0, 0, 0 }, (fn), (arg), 0, 0, CONC__TIMER_MAGIC }
+#define CONC_TIMER_INITIALIZER(fn, arg)                   \
+    {                                                     \
+        { 0, 0, 0 }, (fn), (arg), 0, 0, CONC__TIMER_MAGIC \
+    }
 
 /**
  * @brief Initialise an idle timer that will call @p fn(timer, @p arg).
@@ -212,7 +215,10 @@ typedef struct conc_timer_handle {
 } conc_timer_handle_t;
 
 /** An empty handle (conc_timer_once_cancel() on it returns CONC_TIMER_IDLE). */
-#define CONC_TIMER_HANDLE_INIT { 0, 0 }
+#define CONC_TIMER_HANDLE_INIT \
+    {                          \
+        0, 0                   \
+    }
 
 /**
  * @brief Run @p fn(@p arg) once on the timer service after @p delay_ns,

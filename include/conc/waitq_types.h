@@ -22,6 +22,9 @@ typedef struct conc__waitq {
 } conc__waitq_t;
 
 /** @private Static initialiser for an empty conc__waitq_t. */
-#define CONC__WAITQ_INIT { 0, 0 }
+#define CONC__WAITQ_INIT \
+    {                    \
+        0, 0             \
+    }
 
 #endif /* CONC_WAITQ_TYPES_H */

@@ -136,8 +136,7 @@ static void mark_action_failed(conc__waiter_t *chain)
         w->data = ACTION_FAILED;
 }
 
-static int run_action(conc_barrier_t *b, int index, conc__waiter_t *released,
-                      conc__wakelist_t *wl)
+static int run_action(conc_barrier_t *b, int index, conc__waiter_t *released, conc__wakelist_t *wl)
 {
     bool ok;
 

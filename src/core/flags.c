@@ -134,8 +134,7 @@ int conc_flags_set(conc_flags_t *f, uint32_t mask)
         v = atomic_load_explicit(&f->state_, memory_order_relaxed);
         while (!(v & WAITERS)) {
             if (atomic_compare_exchange_weak_explicit(&f->state_, &v, v | mask,
-                                                      memory_order_release,
-                                                      memory_order_relaxed))
+                                                      memory_order_release, memory_order_relaxed))
                 return (int)(v | mask);
         }
         rc = set_slow(f, mask);
@@ -171,8 +170,7 @@ int conc_flags_clear(conc_flags_t *f, uint32_t mask)
         v = atomic_load_explicit(&f->state_, memory_order_relaxed);
         while (!(v & WAITERS)) {
             if (atomic_compare_exchange_weak_explicit(&f->state_, &v, v & ~mask,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed))
+                                                      memory_order_relaxed, memory_order_relaxed))
                 return (int)v;
         }
         rc = clear_slow(f, mask);
@@ -218,8 +216,7 @@ static int try_take(conc_flags_t *f, uint32_t *v, const struct want *want, bool 
     }
 }
 
-static int wait_slow(conc_flags_t *f, struct want *want, uint32_t *value,
-                     int64_t timeout_ns)
+static int wait_slow(conc_flags_t *f, struct want *want, uint32_t *value, int64_t timeout_ns)
 {
     int64_t deadline = conc__deadline(timeout_ns);
     conc__waiter_t w;
@@ -241,9 +238,9 @@ static int wait_slow(conc_flags_t *f, struct want *want, uint32_t *value,
             conc__os_unlock(lock_of(f));
             return CONC_EAGAIN;
         }
-        if ((v & WAITERS) || atomic_compare_exchange_weak_explicit(&f->state_, &v, v | WAITERS,
-                                                                   memory_order_acquire,
-                                                                   memory_order_acquire))
+        if ((v & WAITERS) ||
+            atomic_compare_exchange_weak_explicit(&f->state_, &v, v | WAITERS, memory_order_acquire,
+                                                  memory_order_acquire))
             break;
     }
     conc__waiter_init(&w);

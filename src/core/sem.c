@@ -180,8 +180,7 @@ int conc_sem_release(conc_sem_t *s, int n)
             if ((uint32_t)n > s->limit_ - count)
                 return CONC_EOVERFLOW;
             if (atomic_compare_exchange_weak_explicit(&s->state_, &v, v + (uint32_t)n * ONE,
-                                                      memory_order_release,
-                                                      memory_order_relaxed))
+                                                      memory_order_release, memory_order_relaxed))
                 return 0;
         }
         rc = release_slow(s, (uint32_t)n);

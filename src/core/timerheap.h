@@ -37,7 +37,10 @@ typedef struct conc__timerheap {
     uint64_t next_seq;
 } conc__timerheap_t;
 
-#define CONC__TIMERHEAP_INIT { NULL, NULL, 0, 0, 1 }
+#define CONC__TIMERHEAP_INIT \
+    {                        \
+        NULL, NULL, 0, 0, 1  \
+    }
 
 void conc__timerheap_init(conc__timerheap_t *h);
 /* Frees the storage. Nodes still queued are forgotten (marked unqueued). */

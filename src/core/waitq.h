@@ -111,7 +111,10 @@ void conc__waitq_remove(conc__waitq_t *q, conc__waiter_t *w);
 typedef struct conc__wakelist {
     conc__waiter_t *head;
 } conc__wakelist_t;
-#define CONC__WAKELIST_INIT { NULL }
+#define CONC__WAKELIST_INIT \
+    {                       \
+        NULL                \
+    }
 
 /* Under the object's lock: dequeue w, record status for it, queue its wake. */
 void conc__waitq_wake(conc__waitq_t *q, conc__waiter_t *w, int status, conc__wakelist_t *wl);

@@ -19,17 +19,17 @@
 #include "conc/coro.h"
 
 #ifndef __has_feature
-#define __has_feature(x) 0
+#    define __has_feature(x) 0
 #endif
 #ifndef __has_include
-#define __has_include(x) 0
+#    define __has_include(x) 0
 #endif
 
 /* ---- AddressSanitizer: which stack is current, and fake stacks ---------- */
 #if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#define CONC_CORO_ASAN 1
-#include <sanitizer/asan_interface.h>
-#include <sanitizer/common_interface_defs.h>
+#    define CONC_CORO_ASAN 1
+#    include <sanitizer/asan_interface.h>
+#    include <sanitizer/common_interface_defs.h>
 
 static inline void asan_start(void **fake_save, const void *lo, size_t size)
 {
@@ -48,7 +48,7 @@ static inline void asan_forget_stack(void *lo, void *hi)
     __asan_unpoison_memory_region(lo, (size_t)((char *)hi - (char *)lo));
 }
 #else
-#define CONC_CORO_ASAN 0
+#    define CONC_CORO_ASAN 0
 static inline void asan_start(void **fake_save, const void *lo, size_t size)
 {
     (void)fake_save, (void)lo, (void)size;
@@ -73,10 +73,10 @@ static inline void asan_forget_stack(void *lo, void *hi)
  * Switches synchronise (flags 0): a coroutine handed to another thread is
  * seen as ordered after what it did on the first. */
 #if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#include <sanitizer/tsan_interface.h>
+#    include <sanitizer/tsan_interface.h>
 
-#define CONC_CORO_TSAN 1
-#define CONC_CORO_NO_TSAN __attribute__((no_sanitize("thread")))
+#    define CONC_CORO_TSAN 1
+#    define CONC_CORO_NO_TSAN __attribute__((no_sanitize("thread")))
 
 static inline void *tsan_fiber_create(void)
 {
@@ -98,8 +98,8 @@ static inline void tsan_switch_to(void *fiber)
     __tsan_switch_to_fiber(fiber, 0);
 }
 #else
-#define CONC_CORO_TSAN 0
-#define CONC_CORO_NO_TSAN
+#    define CONC_CORO_TSAN 0
+#    define CONC_CORO_NO_TSAN
 
 static inline void *tsan_fiber_create(void)
 {
@@ -126,7 +126,7 @@ static inline void tsan_switch_to(void *fiber)
  * The client requests cost a few instructions natively and nothing at all
  * where valgrind.h is not installed. */
 #if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
+#    include <valgrind/valgrind.h>
 
 static inline unsigned valgrind_stack_register(void *lo, void *hi)
 {
@@ -175,8 +175,7 @@ static inline void anno_destroy(conc_coro_t *co)
  * fake stack until anno_back(). */
 static inline void anno_enter(conc_coro_t *co, void **fake)
 {
-    asan_start(fake, co->stack_lo_,
-               (size_t)((char *)co->stack_hi_ - (char *)co->stack_lo_));
+    asan_start(fake, co->stack_lo_, (size_t)((char *)co->stack_hi_ - (char *)co->stack_lo_));
     co->tsan_back_fiber_ = tsan_fiber_current();
     tsan_switch_to(co->tsan_fiber_);
 }
@@ -197,8 +196,7 @@ static inline void anno_arrived(conc_coro_t *co)
  * so ASan drops its fake stack. */
 static inline void anno_leave(conc_coro_t *co, bool final)
 {
-    asan_start(final ? NULL : &co->asan_fake_stack_, co->back_stack_lo_,
-               co->back_stack_size_);
+    asan_start(final ? NULL : &co->asan_fake_stack_, co->back_stack_lo_, co->back_stack_size_);
     tsan_switch_to(co->tsan_back_fiber_);
 }
 

@@ -40,8 +40,8 @@ typedef void *(*conc__os_thread_fn)(void *arg);
  * Returns CONC_ELIMIT when the OS refuses for lack of resources,
  * CONC_EINVAL for a stack size the OS rejects, CONC_ENOMEM.
  */
-int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg,
-                          size_t stack_size, bool detached);
+int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg, size_t stack_size,
+                          bool detached);
 /* Wait for a joinable thread to end; *result gets fn's return value. */
 int conc__os_thread_join(conc__os_thread_t t, void **result);
 int conc__os_thread_detach(conc__os_thread_t t);

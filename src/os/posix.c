@@ -50,8 +50,8 @@ static size_t round_up_to_page(size_t n)
     return (n + page - 1) / page * page;
 }
 
-int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg,
-                          size_t stack_size, bool detached)
+int conc__os_thread_start(conc__os_thread_t *t, conc__os_thread_fn fn, void *arg, size_t stack_size,
+                          bool detached)
 {
     pthread_attr_t attr;
     pthread_t pt;
@@ -163,8 +163,8 @@ int conc__os_stack_map(size_t size, bool guard, void **base_out)
 {
     size_t page = conc__os_page_size();
     size_t total = round_up_to_page(size) + (guard ? page : 0);
-    char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                     -1, 0);
+    char *mem = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
     if (mem == MAP_FAILED)
         return CONC_ENOMEM;

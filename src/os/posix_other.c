@@ -12,9 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 #if defined(__APPLE__)
-#  include <pthread.h>
+#    include <pthread.h>
 #elif defined(__FreeBSD__) || defined(__OpenBSD__)
-#  include <pthread_np.h>
+#    include <pthread_np.h>
 #endif
 
 #include "os.h"
