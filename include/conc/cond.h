@@ -142,6 +142,7 @@ CONC_API int conc_cond_wait_for_r(conc_cond_t *c, conc_rmutex_t *r, conc_cond_pr
 
 /**
  * @brief Wake up to @p n of the contexts waiting on @p c, oldest first.
+ * @param c the condition.
  * @param n how many to wake at most; 0 wakes nobody.
  * @retval 0 success (also when nobody waited: the notify is not remembered).
  * @retval CONC_EINVAL @p c is NULL, @p n is negative, or @p c is destroyed.

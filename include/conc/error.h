@@ -14,9 +14,10 @@
 extern "C" {
 #endif
 
-/*
- * The single list of error codes. X(name, value, message) generates both the
- * enum below and the table behind conc_strerror(), so the two never disagree.
+/**
+ * The single list of error codes: X(name, value, message) for each. It
+ * generates both the enum below and the table behind conc_strerror(), so the
+ * two never disagree; applications may use it too (to build their own table).
  */
 #define CONC_ERROR_LIST(X)                                                \
     X(CONC_EINVAL, -1, "invalid argument")                                \

@@ -33,6 +33,8 @@
 extern "C" {
 #endif
 
+/** A future: the outcome (a `void *` result or an error code) of work that
+ *  completes later; caller-allocated (see struct conc_future). */
 typedef struct conc_future conc_future_t;
 
 /** A done-callback: called once with the completed future and its argument. */
@@ -96,6 +98,7 @@ CONC_API int conc_future_destroy(conc_future_t *f);
  * @brief Wait up to @p timeout_ns for the future to complete and return its
  *        outcome.
  *
+ * @param f the future.
  * @param value receives the result on success (may be NULL); untouched
  *        otherwise.
  * @param timeout_ns CONC_NOWAIT, a relative timeout, or CONC_FOREVER.

@@ -208,6 +208,7 @@ CONC_API int conc_rmutex_trylock(conc_rmutex_t *r);
 
 /**
  * @brief Lock @p r (or re-lock it), waiting at most @p timeout_ns.
+ * @param r the recursive mutex.
  * @param timeout_ns relative timeout: CONC_NOWAIT behaves as
  *        conc_rmutex_trylock(), a negative value waits forever.
  * @retval 0 the caller owns @p r; its depth grew by one.

@@ -100,6 +100,9 @@ CONC_API int conc_pool_init(conc_pool_t *p, const conc_pool_attr_t *attr);
 /**
  * @brief Queue fn(arg) to run on a worker.
  *
+ * @param p the pool.
+ * @param fn the work; its return code is the future's error when negative.
+ * @param arg passed to @p fn.
  * @param future caller storage for the work's future, or NULL when the
  *        caller needs neither the result nor cancellation (errors returned by
  *        @p fn are then dropped). The call initialises it; it must not be in
@@ -136,9 +139,12 @@ CONC_API int conc_pool_try_submit(conc_pool_t *p, conc_pool_fn fn, void *arg,
  * chunks too, so map makes progress even when every worker is busy (or when
  * called from a worker of the same pool). Returns when every item has run.
  *
+ * @param p the pool.
+ * @param fn applied to each argument.
  * @param args the n arguments (may be NULL when @p n is 0).
  * @param results receives the n results (each starts as NULL), or NULL to
  *        drop them.
+ * @param n the number of items.
  * @retval 0 every call succeeded.
  * @retval <0 the error returned by the failing call with the lowest index
  *         (every item still ran).
@@ -163,6 +169,7 @@ CONC_API int conc_pool_map(conc_pool_t *p, conc_pool_fn fn, void *const *args, v
  * silently). Work already running is never interrupted. Calling it again is
  * allowed (e.g. to wait after a first call that did not).
  *
+ * @param p the pool.
  * @param wait block until every worker has exited.
  * @param cancel_pending cancel queued work instead of running it.
  * @retval 0 success.

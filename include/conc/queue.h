@@ -277,6 +277,7 @@ CONC_API int conc_queue_task_done(conc_queue_t *q);
 /**
  * @brief Wait until every item ever put has been marked done by
  *        conc_queue_task_done() (or discarded by an immediate shutdown).
+ * @param q the queue.
  * @param timeout_ns CONC_NOWAIT, a relative timeout, or CONC_FOREVER.
  * @retval 0 no unfinished task (at some moment during the call).
  * @retval CONC_EAGAIN unfinished tasks and @p timeout_ns is CONC_NOWAIT.

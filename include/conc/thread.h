@@ -367,6 +367,7 @@ CONC_API int conc_tls_delete(conc_tls_key_t key);
 /**
  * @brief Read the calling thread's value of @p key.
  *
+ * @param key    a key from conc_tls_create().
  * @param value  receives the value, NULL if this thread never set one.
  * @retval 0            *value is set.
  * @retval CONC_EINVAL  @p value is NULL or @p key is not a live key.

@@ -28,9 +28,11 @@ extern "C" {
 #define CONC_NOWAIT ((int64_t)0)
 /** Wait without limit. Any negative timeout means the same. */
 #define CONC_FOREVER ((int64_t)-1)
-/** Nanoseconds in @p n microseconds, milliseconds or seconds (as int64_t). */
+/** Nanoseconds in @p n microseconds (as int64_t). */
 #define CONC_US(n) ((int64_t)(n)*INT64_C(1000))
+/** Nanoseconds in @p n milliseconds (as int64_t). */
 #define CONC_MS(n) ((int64_t)(n)*INT64_C(1000000))
+/** Nanoseconds in @p n seconds (as int64_t). */
 #define CONC_SEC(n) ((int64_t)(n)*INT64_C(1000000000))
 
 /**

@@ -39,6 +39,8 @@ struct conc__timer_node {
     size_t index_; /* 1 + position in the heap; 0 while not queued */
 };
 
+/** A one-shot or periodic timer run by the timer service; caller-allocated
+ *  (see struct conc_timer). */
 typedef struct conc_timer conc_timer_t;
 
 /**
@@ -130,6 +132,7 @@ CONC_API int conc_timer_destroy(conc_timer_t *t);
  * Starts the timer service thread on first use. Calling it from the timer's
  * own callback re-arms the timer (a one-shot timer that restarts itself).
  *
+ * @param t         the timer.
  * @param delay_ns  relative delay, >= 0 (0: as soon as the service gets to it).
  * @param period_ns 0 for a one-shot timer, else the period (> 0).
  * @retval 0 started.
@@ -227,6 +230,9 @@ typedef struct conc_timer_handle {
  * The library owns the timer and reuses its memory once the call has run or
  * was cancelled.
  *
+ * @param delay_ns relative delay in nanoseconds (>= 0).
+ * @param fn the callback; runs on the timer service thread.
+ * @param arg passed to @p fn.
  * @param handle where to store a handle for conc_timer_once_cancel(), or NULL.
  * @retval 0 scheduled.
  * @retval CONC_EINVAL @p fn NULL or @p delay_ns negative.
