@@ -422,6 +422,50 @@ static void cond_wait_for_keeps_one_deadline_across_fruitless_wakeups(void **sta
     assert_true(s.evaluations > 3);
 }
 
+/* A predicate that is false until a deadline and is slow the first time it
+ * runs after a wake-up: the deadline passes while it runs. */
+struct slow_pred {
+    conc_cond_t c;
+    conc_mutex_t m;
+    int64_t deadline;
+    int evaluations;
+};
+
+static bool past_deadline_slowly(void *arg)
+{
+    struct slow_pred *p = arg;
+    bool past = conc_now_ns() >= p->deadline;
+
+    if (++p->evaluations == 2)
+        conc_sleep_until(p->deadline + CONC_MS(5));
+    return past;
+}
+
+static void *notify_once_queued(void *arg)
+{
+    struct slow_pred *p = arg;
+
+    wait_until_queued(&p->c, 1);
+    conc_cond_notify_all(&p->c);
+    return NULL;
+}
+
+static void cond_wait_for_evaluates_the_predicate_after_a_deadline_passed_inside_it(void **state)
+{
+    struct slow_pred p = { CONC_COND_INIT, CONC_MUTEX_INIT, 0, 0 };
+    conc__os_thread_t t;
+
+    assert_rc(0, conc_mutex_lock(&p.m));
+    p.deadline = conc_now_ns() + CONC_MS(20);
+    start(&t, notify_once_queued, &p);
+    /* Evaluations: at entry (false), after the wake (false, but the deadline
+     * passes meanwhile), and once more after the deadline (true). */
+    assert_int_equal(1, conc_cond_wait_for(&p.c, &p.m, past_deadline_slowly, &p, CONC_MS(20)));
+    assert_int_equal(3, p.evaluations);
+    assert_rc(0, conc_mutex_unlock(&p.m));
+    join(t);
+}
+
 static void *take_recursive_and_notify(void *arg)
 {
     struct shared *s = arg;
@@ -621,6 +665,7 @@ int main(void)
         cmocka_unit_test(cond_wait_for_returns_1_at_once_when_the_predicate_holds),
         cmocka_unit_test(cond_wait_for_returns_0_after_the_deadline_never_early),
         cmocka_unit_test(cond_wait_for_keeps_one_deadline_across_fruitless_wakeups),
+        cmocka_unit_test(cond_wait_for_evaluates_the_predicate_after_a_deadline_passed_inside_it),
         cmocka_unit_test(cond_wait_r_releases_a_recursive_mutex_fully_and_restores_its_depth),
         cmocka_unit_test(cond_wait_for_r_returns_the_predicate_and_restores_the_depth),
         cmocka_unit_test(cond_destroy_with_waiters_returns_ebusy),

@@ -77,8 +77,14 @@ CONC_API int conc_mutex_init(conc_mutex_t *m);
  * @param m the mutex.
  * @retval 0 success; later lock attempts return CONC_EINVAL.
  * @retval CONC_EBUSY @p m is locked (by anybody, the caller included) or has
- *         waiters; nothing changed.
+ *         waiters asleep in its queue; nothing changed.
  * @retval CONC_EINVAL @p m is NULL or already destroyed.
+ *
+ * EBUSY is a safety net, not a synchronisation: a context that is inside
+ * conc_mutex_lock() but not asleep in the queue (spinning, or just woken to
+ * compete again after an unlock) is not seen, and its lock then returns
+ * CONC_EINVAL. Destroy a mutex only once no context can still call it, as
+ * with any object.
  *
  * Never blocks. Callable from any thread or task.
  */

@@ -120,17 +120,21 @@ static int wait_for(conc_cond_t *c, struct held *h, conc_cond_pred_fn pred, void
                     int64_t timeout_ns)
 {
     int64_t deadline = conc__deadline(timeout_ns);
-    bool ok = pred(arg);
 
     /* The predicate is evaluated after every wait, a timed-out one too:
-     * the mutex was released, so its last value is the one that counts. */
-    while (!ok && !(deadline >= 0 && conc_now_ns() >= deadline)) {
+     * the mutex was released, so its last value is the one that counts.
+     * "late" is read before each evaluation, so a false answer ends the
+     * call only when it was computed after the deadline. */
+    for (;;) {
+        bool late = deadline >= 0 && conc_now_ns() >= deadline;
+        if (pred(arg))
+            return 1;
+        if (late)
+            return 0;
         int rc = wait_until(c, h, deadline);
         if (rc != 0 && rc != CONC_ETIMEDOUT)
             return rc;
-        ok = pred(arg);
     }
-    return ok ? 1 : 0;
 }
 
 int conc_cond_wait(conc_cond_t *c, conc_mutex_t *m, int64_t timeout_ns)
