@@ -290,6 +290,46 @@ static void destroy_with_a_waiter_is_ebusy(void **state)
     assert_rc(0, conc_future_destroy(&f));
 }
 
+struct woken {
+    conc_future_t *f;
+    _Atomic int started;
+    int rc;
+    void *value;
+};
+
+static void *wait_value(void *arg)
+{
+    struct woken *w = arg;
+
+    atomic_store(&w->started, 1);
+    w->rc = conc_future_result(w->f, &w->value, CONC_FOREVER);
+    return NULL;
+}
+
+/* A waiter woken by the completion still gets the outcome when the future is
+ * destroyed right after the set (destroy may succeed: it must not need f). */
+static void woken_waiter_gets_the_outcome_when_destroy_follows_the_set(void **state)
+{
+    for (int i = 0; i < 20; i++) {
+        conc_future_t f = CONC_FUTURE_INIT;
+        struct woken w = { &f, 0, 1, NULL };
+        conc__os_thread_t t;
+        int rc;
+
+        assert_rc(0, conc__os_thread_start(&t, wait_value, &w, 0, false));
+        while (!atomic_load(&w.started))
+            conc_sleep(CONC_US(100));
+        conc_sleep(CONC_MS(2)); /* let it block */
+        assert_rc(0, conc_future_set_result(&f, (void *)(uintptr_t)7));
+        while ((rc = conc_future_destroy(&f)) == CONC_EBUSY)
+            conc__os_thread_yield();
+        assert_rc(0, rc);
+        assert_rc(0, conc__os_thread_join(t, NULL));
+        assert_rc(0, w.rc);
+        assert_ptr_equal((void *)(uintptr_t)7, w.value);
+    }
+}
+
 static void bound_future_pending_or_running_cannot_be_destroyed(void **state)
 {
     conc_future_t f;
@@ -400,6 +440,7 @@ int main(void)
         cmocka_unit_test(done_callbacks_run_on_cancel),
         cmocka_unit_test(destroy_frees_callbacks_that_never_ran),
         cmocka_unit_test(destroy_with_a_waiter_is_ebusy),
+        cmocka_unit_test(woken_waiter_gets_the_outcome_when_destroy_follows_the_set),
         cmocka_unit_test(bound_future_pending_or_running_cannot_be_destroyed),
         cmocka_unit_test(destroy_of_a_cancelled_bound_future_waits_for_the_producer),
         cmocka_unit_test(completion_racing_waiters_and_callbacks_loses_nothing),

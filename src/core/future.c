@@ -84,9 +84,30 @@ void conc__future_init_bound(conc_future_t *f)
 
 /* ---- the slow path ------------------------------------------------------ */
 
+/* The outcome of a complete future, as conc_future_result() reports it. */
+static int outcome_of(const conc_future_t *f, uint32_t s, void **value)
+{
+    if (status_of(s) == CANCELLED)
+        return CONC_ECANCELED;
+    if (f->error_)
+        return f->error_;
+    *value = f->value_;
+    return 0;
+}
+
+/* Under the lock, f complete: wake everyone. A consumer is handed the
+ * outcome in its waiter (data, ptr), so once woken it never touches f
+ * again: a destroy that follows at once cannot pull f from under it. */
 static void wake_all_locked(conc_future_t *f, conc__wakelist_t *wl)
 {
-    conc__waitq_wake_n(&f->waiters_, -1, 0, wl);
+    uint32_t s = load(f);
+    conc__waiter_t *w;
+
+    while ((w = conc__waitq_first(&f->waiters_)) != NULL) {
+        if (w->data != DESTROYER)
+            w->data = (uintptr_t)(intptr_t)outcome_of(f, s, &w->ptr);
+        conc__waitq_wake(&f->waiters_, w, 0, wl);
+    }
 }
 
 /* Leave the slow path entered with one BUSY: wake whoever waits for the
@@ -304,65 +325,75 @@ bool conc_future_running(const conc_future_t *f)
     return st == RUNNING || st == COMPLETING;
 }
 
-/* Block until complete or the deadline; 0 when complete. */
-static int wait_slow(conc_future_t *f, int64_t deadline)
+/* Block until complete or the deadline; 0 when complete, with the outcome
+ * in *outcome (and *value). */
+static int wait_slow(conc_future_t *f, int64_t deadline, int *outcome, void **value)
 {
-    conc__os_lock(&f->lock_);
-    for (;;) {
-        uint32_t s = mark_waiters(f);
-        conc__waiter_t w;
-        int rc;
+    conc__waiter_t w;
+    uint32_t s;
+    int rc;
 
-        if (complete(s) || status_of(s) == DESTROYED)
-            break;
-        conc__waiter_init(&w);
-        conc__waitq_push(&f->waiters_, &w);
-        rc = conc__waiter_sleep(&w, &f->waiters_, &f->lock_, deadline, true);
-        if (rc)
-            return rc;
-        conc__os_lock(&f->lock_);
+    conc__os_lock(&f->lock_);
+    s = mark_waiters(f);
+    if (complete(s) || status_of(s) == DESTROYED) {
+        rc = complete(s) ? 0 : CONC_EINVAL;
+        if (!rc)
+            *outcome = outcome_of(f, s, value);
+        conc__os_unlock(&f->lock_);
+        return rc;
     }
-    conc__os_unlock(&f->lock_);
-    return status_of(load(f)) == DESTROYED ? CONC_EINVAL : 0;
+    conc__waiter_init(&w);
+    conc__waitq_push(&f->waiters_, &w);
+    rc = conc__waiter_sleep(&w, &f->waiters_, &f->lock_, deadline, true);
+    if (rc)
+        return rc;
+    /* Woken only by the completion, which handed the outcome over. */
+    *outcome = (int)(intptr_t)w.data;
+    *value = w.ptr;
+    return 0;
 }
 
-/* Returns 0 once complete, else why not. */
-static int await(conc_future_t *f, int64_t timeout_ns)
+/* Returns 0 once complete (the outcome in *outcome and *value), else why
+ * not. */
+static int await(conc_future_t *f, int64_t timeout_ns, int *outcome, void **value)
 {
     uint32_t s = load(f);
 
-    if (complete(s))
+    if (complete(s)) {
+        *outcome = outcome_of(f, s, value);
         return 0;
+    }
     if (status_of(s) == DESTROYED)
         return CONC_EINVAL;
     if (timeout_ns == CONC_NOWAIT)
         return CONC_EAGAIN;
-    return wait_slow(f, conc__deadline(timeout_ns));
+    return wait_slow(f, conc__deadline(timeout_ns), outcome, value);
 }
 
 int conc_future_wait(conc_future_t *f, int64_t timeout_ns)
 {
+    int outcome;
+    void *value;
+
     if (!f)
         return CONC_EINVAL;
-    return await(f, timeout_ns);
+    return await(f, timeout_ns, &outcome, &value);
 }
 
 int conc_future_result(conc_future_t *f, void **value, int64_t timeout_ns)
 {
+    void *v = NULL;
+    int outcome = 0;
     int rc;
 
     if (!f)
         return CONC_EINVAL;
-    rc = await(f, timeout_ns);
+    rc = await(f, timeout_ns, &outcome, &v);
     if (rc)
         return rc;
-    if (status_of(load(f)) == CANCELLED)
-        return CONC_ECANCELED;
-    if (f->error_)
-        return f->error_;
-    if (value)
-        *value = f->value_;
-    return 0;
+    if (!outcome && value)
+        *value = v;
+    return outcome;
 }
 
 /* Under the lock, not complete: add a callback. May drop the lock to
