@@ -208,6 +208,58 @@ static void dynamic_workers_coming_and_going_lose_no_work(void **state)
     assert_int_equal(r[0].n + r[1].n, atomic_load(&ran));
 }
 
+/* A submit racing a graceful shutdown while the dynamic pool's only worker
+ * retires: work that submit accepted (returned 0) still runs before
+ * shutdown(wait) returns. */
+struct late_submit {
+    conc_pool_t *pool;
+    conc_future_t *f;
+    _Atomic long *ran;
+    int64_t delay;
+    int rc;
+};
+
+static void *submit_late(void *arg)
+{
+    struct late_submit *ls = arg;
+
+    conc_sleep(ls->delay);
+    ls->rc = conc_pool_submit(ls->pool, bump, ls->ran, ls->f);
+    return NULL;
+}
+
+static void shutdown_racing_a_retiring_worker_strands_no_accepted_work(void **state)
+{
+    for (long round = 0; round < 200 * test_stress_scale(); round++) {
+        conc_pool_attr_t attr = CONC_POOL_ATTR_INIT;
+        conc_pool_t p;
+        conc_future_t first, late;
+        _Atomic long ran = 0;
+        struct late_submit ls = { &p, &late, &ran, CONC_US(100) + round % 7 * CONC_US(20), -1 };
+        conc__os_thread_t t;
+
+        attr.min_workers = 0;
+        attr.max_workers = 1;
+        attr.idle_timeout_ns = CONC_US(150);
+        assert_rc(0, conc_pool_init(&p, &attr));
+        assert_rc(0, conc_pool_submit(&p, bump, &ran, &first));
+        assert_rc(0, conc_future_wait(&first, CONC_SEC(5)));
+        assert_rc(0, conc__os_thread_start(&t, submit_late, &ls, 0, false));
+        conc_sleep(CONC_US(100) + round % 5 * CONC_US(25));
+        assert_rc(0, conc_pool_shutdown(&p, true, false));
+        assert_rc(0, conc__os_thread_join(t, NULL));
+        if (ls.rc == 0) {
+            assert_rc(0, conc_future_wait(&late, CONC_SEC(5)));
+            assert_int_equal(2, atomic_load(&ran));
+        } else {
+            assert_rc(CONC_ECLOSED, ls.rc);
+        }
+        assert_rc(0, conc_future_destroy(&late));
+        assert_rc(0, conc_future_destroy(&first));
+        assert_rc(0, conc_pool_destroy(&p));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +267,7 @@ int main(void)
         cmocka_unit_test(cancels_racing_workers_account_exactly),
         cmocka_unit_test(shutdown_cancelling_while_submitting_loses_nothing),
         cmocka_unit_test(dynamic_workers_coming_and_going_lose_no_work),
+        cmocka_unit_test(shutdown_racing_a_retiring_worker_strands_no_accepted_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -143,7 +143,12 @@ static bool retire(conc_pool_t *p)
     if (conc_queue_try_get(&p->queue_, &it) != 0)
         return true;
     atomic_fetch_add(&p->workers_, 1); /* stay after all */
-    run_item(&it);
+    /* A shutdown(cancel_pending) may have come since the check above: the
+     * item is then cancelled, as worker_main() does. */
+    if (CONC_UNLIKELY(state_of(p) == CANCELLING))
+        cancel_item(&it);
+    else
+        run_item(&it);
     return false;
 }
 
@@ -316,6 +321,26 @@ int conc_pool_init(conc_pool_t *p, const conc_pool_attr_t *attr)
     return rc;
 }
 
+/* After the queue's shutdown, nothing more can be queued; but a submit may
+ * have queued an item just as the last dynamic worker retired, and its spawn
+ * then failed (the pool was closed meanwhile). Start a worker for such work. */
+static void adopt_stranded_work(conc_pool_t *p)
+{
+    struct conc__pool_worker *w;
+
+    if (atomic_load(&p->workers_) > 0 || conc_queue_empty(&p->queue_))
+        return;
+    w = malloc(sizeof *w);
+    if (!w)
+        return;
+    conc__os_lock(&p->lock_);
+    if (state_of(p) == CLOSED && atomic_load(&p->workers_) == 0 && !conc_queue_empty(&p->queue_) &&
+        start_worker(p, w) == 0)
+        w = NULL; /* now the pool's */
+    conc__os_unlock(&p->lock_);
+    free(w);
+}
+
 int conc_pool_shutdown(conc_pool_t *p, bool wait, bool cancel_pending)
 {
     struct item it;
@@ -332,6 +357,8 @@ int conc_pool_shutdown(conc_pool_t *p, bool wait, bool cancel_pending)
     if (cancel_pending)
         while (conc_queue_try_get(&p->queue_, &it) == 0)
             cancel_item(&it);
+    else
+        adopt_stranded_work(p);
     if (!wait)
         return 0;
     if (current_pool == p)
