@@ -122,6 +122,45 @@ static void addr_wait_returns_at_once_when_the_value_differs(void **state)
     assert_rc(CONC_ETIMEDOUT, conc__os_addr_wait(&word, 5, conc_now_ns() + CONC_US(100)));
 }
 
+struct late_change {
+    _Atomic uint32_t word;
+};
+
+static void *change_word_later(void *arg)
+{
+    struct late_change *c = arg;
+
+    conc_sleep(CONC_MS(20));
+    atomic_store(&c->word, 6);
+    conc__os_addr_wake_all(&c->word);
+    return NULL;
+}
+
+/* Deadlines past what a 32-bit time_t holds must still mean "wait", never an
+ * immediate timeout or a busy loop. */
+static void addr_wait_with_the_farthest_deadline_blocks_until_woken(void **state)
+{
+    struct late_change c = { 5 };
+    conc__os_thread_t t;
+    int rounds = 0;
+
+    assert_rc(0, conc__os_thread_start(&t, change_word_later, &c, 0, false));
+    while (atomic_load(&c.word) == 5) {
+        assert_rc(0, conc__os_addr_wait(&c.word, 5, conc_deadline_after(CONC_TIMEOUT_MAX)));
+        rounds++;
+    }
+    assert_true(rounds < 100);
+    assert_rc(0, conc__os_thread_join(t, NULL));
+}
+
+static void park_with_the_farthest_deadline_waits_for_the_token(void **state)
+{
+    conc__os_parker_t *p = conc__os_parker_self();
+
+    conc__os_unpark(p);
+    assert_rc(0, conc__os_park(p, conc_deadline_after(CONC_TIMEOUT_MAX)));
+}
+
 static void machine_facts_are_sane(void **state)
 {
     size_t page = conc__os_page_size();
@@ -187,6 +226,8 @@ int main(void)
         cmocka_unit_test(park_and_unpark_ping_pong_between_threads),
         cmocka_unit_test(internal_lock_excludes_four_threads),
         cmocka_unit_test(addr_wait_returns_at_once_when_the_value_differs),
+        cmocka_unit_test(addr_wait_with_the_farthest_deadline_blocks_until_woken),
+        cmocka_unit_test(park_with_the_farthest_deadline_waits_for_the_token),
         cmocka_unit_test(machine_facts_are_sane),
         cmocka_unit_test(stack_map_gives_writable_memory_with_a_guard),
         cmocka_unit_test(tls_values_are_per_thread_with_destructors),

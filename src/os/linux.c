@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "timespec.h"
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
 {
@@ -28,11 +29,8 @@ int conc__os_addr_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadli
 {
     struct timespec ts, *tsp = NULL;
 
-    if (deadline_ns >= 0) {
-        ts.tv_sec = (time_t)(deadline_ns / INT64_C(1000000000));
-        ts.tv_nsec = (long)(deadline_ns % INT64_C(1000000000));
+    if (deadline_ns >= 0 && conc__os_timespec_of(deadline_ns, &ts))
         tsp = &ts;
-    }
     /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
      * retry after EINTR never stretches the wait. */
     if (futex(addr, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, tsp) == 0)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "timespec.h"
 
 _Static_assert(sizeof(pthread_t) <= sizeof(uintptr_t), "pthread_t must fit a uintptr_t");
 _Static_assert(sizeof(pthread_key_t) <= sizeof(uintptr_t), "pthread_key_t must fit a uintptr_t");
@@ -149,14 +150,16 @@ int64_t conc_now_ns(void)
 
 void conc__os_sleep_until(int64_t deadline_ns)
 {
-    struct timespec ts = {
-        .tv_sec = (time_t)(deadline_ns / INT64_C(1000000000)),
-        .tv_nsec = (long)(deadline_ns % INT64_C(1000000000)),
-    };
+    struct timespec ts;
+    bool fits;
 
-    /* Absolute sleep: an interrupted call resumes against the same deadline. */
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        ;
+    /* Absolute sleep: an interrupted call resumes against the same deadline.
+     * A deadline past what time_t holds sleeps to that limit, again. */
+    do {
+        fits = conc__os_timespec_of(deadline_ns, &ts);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+            ;
+    } while (!fits);
 }
 
 int conc__os_stack_map(size_t size, bool guard, void **base_out)

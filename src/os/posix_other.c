@@ -18,6 +18,7 @@
 #endif
 
 #include "os.h"
+#include "timespec.h"
 
 #define BUCKETS 256
 
@@ -64,8 +65,13 @@ static void timed_cond_wait(struct bucket *b, int64_t deadline_ns)
     struct timespec rel = { (time_t)(left / 1000000000), (long)(left % 1000000000) };
     pthread_cond_timedwait_relative_np(&b->cond, &b->lock, &rel);
 #else
-    struct timespec ts = { (time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000) };
-    pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+    struct timespec ts;
+
+    /* Past what time_t holds: wait untimed (callers re-check the clock). */
+    if (conc__os_timespec_of(deadline_ns, &ts))
+        pthread_cond_timedwait(&b->cond, &b->lock, &ts);
+    else
+        pthread_cond_wait(&b->cond, &b->lock);
 #endif
 }
 
