@@ -252,12 +252,89 @@ static void priority_traffic_with_shutdown_accounts_for_every_item(void **state)
     run_kind(CONC_QUEUE_PRIORITY, "priority");
 }
 
+/* ---- lost wake-ups: only blocking calls, each with an item or a slot
+ * certainly coming, so a timeout means a wake-up was missed ------------- */
+
+enum { WAKE_ROLES = 3 };
+#define WAKE_TIMEOUT CONC_SEC(5)
+
+struct wake_run {
+    conc_queue_t q;
+    _Atomic long to_put, to_get, sum, finished;
+    _Atomic int failures;
+};
+
+struct wake_role {
+    struct wake_run *run;
+    int kind; /* 0 producer, 1 consumer, 2 joiner */
+};
+
+static void *wake_role(void *arg)
+{
+    struct wake_role *me = arg;
+    struct wake_run *r = me->run;
+    long item;
+
+    if (me->kind == 0) {
+        while ((item = atomic_fetch_sub(&r->to_put, 1)) > 0)
+            if (conc_queue_put(&r->q, &item, WAKE_TIMEOUT) != 0)
+                atomic_fetch_add(&r->failures, 1);
+    } else if (me->kind == 1) {
+        while (atomic_fetch_sub(&r->to_get, 1) > 0) {
+            if (conc_queue_get(&r->q, &item, WAKE_TIMEOUT) != 0) {
+                atomic_fetch_add(&r->failures, 1);
+                continue;
+            }
+            atomic_fetch_add(&r->sum, item);
+            if (conc_queue_task_done(&r->q) != 0)
+                atomic_fetch_add(&r->failures, 1);
+        }
+        atomic_fetch_add(&r->finished, 1);
+    } else {
+        /* Every join ends once all items put so far are done, which the
+         * consumers bring about within the timeout. */
+        while (atomic_load(&r->finished) < WAKE_ROLES)
+            if (conc_queue_join(&r->q, WAKE_TIMEOUT) != 0)
+                atomic_fetch_add(&r->failures, 1);
+    }
+    return NULL;
+}
+
+static void blocking_traffic_never_misses_a_wake_up(void **state)
+{
+    static const size_t caps[] = { 1, 2, 3, 5 };
+    long items = 20000L * test_stress_scale();
+
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t c = 0; c < sizeof caps / sizeof caps[0]; c++) {
+            struct wake_run *r = calloc(1, sizeof *r);
+            struct wake_role roles[2 * WAKE_ROLES + 1];
+            conc_queue_attr_t attr = CONC_QUEUE_ATTR_INIT;
+
+            assert_non_null(r);
+            attr.kind = k ? CONC_QUEUE_LIFO : CONC_QUEUE_FIFO;
+            assert_rc(0, conc_queue_init(&r->q, sizeof(long), caps[c], &attr));
+            atomic_init(&r->to_put, items);
+            atomic_init(&r->to_get, items);
+            for (int i = 0; i < 2 * WAKE_ROLES + 1; i++)
+                roles[i] = (struct wake_role){ r, i < WAKE_ROLES ? 0 : i < 2 * WAKE_ROLES ? 1 : 2 };
+            test_run_threads(2 * WAKE_ROLES + 1, wake_role, roles, sizeof roles[0]);
+            assert_int_equal(0, atomic_load(&r->failures));
+            assert_int_equal(items * (items + 1) / 2, atomic_load(&r->sum));
+            assert_rc(0, conc_queue_join(&r->q, CONC_NOWAIT));
+            assert_rc(0, conc_queue_destroy(&r->q));
+            free(r);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fifo_traffic_with_shutdown_accounts_for_every_item),
         cmocka_unit_test(lifo_traffic_with_shutdown_accounts_for_every_item),
         cmocka_unit_test(priority_traffic_with_shutdown_accounts_for_every_item),
+        cmocka_unit_test(blocking_traffic_never_misses_a_wake_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -710,6 +710,26 @@ static void immediate_shutdown_wakes_getters_and_releases_joiners(void **state)
     assert_rc(0, conc_queue_destroy(&q));
 }
 
+/* Python allows task_done() for items not got yet (up to the number put);
+ * the discard then counts only the tasks still unfinished, so done never
+ * passes the put count and joiners are not left waiting forever. */
+static void immediate_shutdown_after_early_task_dones_releases_joiners(void **state)
+{
+    for (size_t k = 0; k < 3; k++) {
+        conc_queue_t q;
+
+        init_kind(&q, sizeof(int), 4, kinds[k]);
+        assert_rc(0, put_int(&q, 1, CONC_NOWAIT));
+        assert_rc(0, put_int(&q, 2, CONC_NOWAIT));
+        assert_rc(0, conc_queue_task_done(&q));
+        assert_rc(0, conc_queue_task_done(&q));
+        assert_rc(0, conc_queue_shutdown(&q, true));
+        assert_rc(0, conc_queue_join(&q, CONC_NOWAIT));
+        assert_rc(CONC_EOVERFLOW, conc_queue_task_done(&q));
+        assert_rc(0, conc_queue_destroy(&q));
+    }
+}
+
 static void immediate_shutdown_after_a_normal_one_discards_what_is_left(void **state)
 {
     conc_queue_t q;
@@ -923,6 +943,7 @@ int main(void)
         cmocka_unit_test(immediate_shutdown_discards_items_and_counts_them_done),
         cmocka_unit_test(immediate_shutdown_wakes_getters_and_releases_joiners),
         cmocka_unit_test(immediate_shutdown_after_a_normal_one_discards_what_is_left),
+        cmocka_unit_test(immediate_shutdown_after_early_task_dones_releases_joiners),
         cmocka_unit_test(destroy_with_a_blocked_waiter_is_ebusy),
         cmocka_unit_test(timeouts_racing_hand_offs_never_lose_or_duplicate_an_item),
         cmocka_unit_test(peek_races_getters_and_putters_without_tearing),

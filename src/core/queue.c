@@ -529,7 +529,14 @@ static void discard_all(conc_queue_t *q, conc__wakelist_t *wl)
             conc__os_thread_yield();
     }
     if (n) {
-        atomic_fetch_add_explicit(&q->done_, n, memory_order_seq_cst);
+        /* task_done() may have run ahead of the gets (Python allows it up
+         * to the put count): count only the tasks still unfinished, so that
+         * done_ never passes the put count and all_done() can hold. */
+        uint64_t done = atomic_load_explicit(&q->done_, memory_order_relaxed), add;
+        do {
+            add = end - done < n ? end - done : n;
+        } while (!atomic_compare_exchange_weak_explicit(
+            &q->done_, &done, done + add, memory_order_seq_cst, memory_order_relaxed));
         release_joiners(q, wl);
     }
 }
