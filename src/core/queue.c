@@ -269,7 +269,7 @@ static int ring_get(conc_queue_t *q, void *out)
  * oversubscribed machine spinning only steals the time of the threads it
  * waits for. A put when item is not NULL, else a get into out.
  */
-static int ring_spin(conc_queue_t *q, const void *item, void *out)
+static int ring_spin(conc_queue_t *q, const void *item, void *out, int64_t deadline)
 {
     const _Atomic uint32_t *sleepers = item ? &q->putters_waiting_ : &q->getters_waiting_;
     int64_t limit = conc__ring_spin_limit(q);
@@ -278,6 +278,8 @@ static int ring_spin(conc_queue_t *q, const void *item, void *out)
     if (limit == 0 || atomic_load_explicit(sleepers, memory_order_relaxed))
         return rc;
     int64_t start = conc_now_ns(), now = start;
+    if (deadline >= 0 && deadline - start < limit)
+        limit = deadline - start; /* never spin past the caller's deadline */
     for (int step = 1; rc == CONC_EAGAIN && now - start < limit; now = conc_now_ns()) {
         for (int i = 0; i < step; i++)
             conc__os_cpu_relax();
@@ -335,19 +337,18 @@ static int get_or_queue(conc_queue_t *q, void *out, conc__waiter_t *w, bool wait
 
 /* The lock-protected path: every LIFO and priority operation, and a FIFO
  * operation that has to wait. A put when item is not NULL, else a get into
- * out. The deadline is taken only if it sleeps. */
-static int slow_path(conc_queue_t *q, const void *item, void *out, int64_t timeout_ns)
+ * out. deadline: the caller's, taken when it first found it must wait. */
+static int slow_path(conc_queue_t *q, const void *item, void *out, bool wait, int64_t deadline)
 {
     conc__wakelist_t wl = CONC__WAKELIST_INIT;
     struct put_ref ref = { item };
     conc__waiter_t w;
-    bool wait = timeout_ns != CONC_NOWAIT;
 
     conc__os_lock(conc__queue_lock(q));
     int rc = item ? put_or_queue(q, &ref, &w, wait) : get_or_queue(q, out, &w, wait);
     if (rc == CONC_EAGAIN && wait)
         return conc__waiter_sleep(&w, item ? &q->putters_ : &q->getters_, conc__queue_lock(q),
-                                  conc__deadline(timeout_ns), true);
+                                  deadline, true);
     if (rc == 0)
         settle(q, &wl);
     conc__os_unlock(conc__queue_lock(q));
@@ -359,16 +360,22 @@ static int slow_path(conc_queue_t *q, const void *item, void *out, int64_t timeo
 
 int conc_queue_put(conc_queue_t *q, const void *item, int64_t timeout_ns)
 {
+    int64_t deadline;
+
     if (!valid(q) || !item)
         return CONC_EINVAL;
     if (CONC_LIKELY(q->ring_)) {
         int rc = ring_put(q, item);
         if (rc != CONC_EAGAIN || timeout_ns == CONC_NOWAIT)
             return rc;
-        if ((rc = ring_spin(q, item, NULL)) != CONC_EAGAIN)
+        /* The one deadline of this call, taken before any waiting. */
+        deadline = conc__deadline(timeout_ns);
+        if ((rc = ring_spin(q, item, NULL, deadline)) != CONC_EAGAIN)
             return rc;
+    } else {
+        deadline = timeout_ns == CONC_NOWAIT ? 0 : conc__deadline(timeout_ns);
     }
-    return slow_path(q, item, NULL, timeout_ns);
+    return slow_path(q, item, NULL, timeout_ns != CONC_NOWAIT, deadline);
 }
 
 int conc_queue_try_put(conc_queue_t *q, const void *item)
@@ -378,6 +385,8 @@ int conc_queue_try_put(conc_queue_t *q, const void *item)
 
 int conc_queue_get(conc_queue_t *q, void *out, int64_t timeout_ns)
 {
+    int64_t deadline;
+
     if (!valid(q) || !out)
         return CONC_EINVAL;
     if (CONC_LIKELY(q->ring_)) {
@@ -386,10 +395,14 @@ int conc_queue_get(conc_queue_t *q, void *out, int64_t timeout_ns)
             return 0;
         if (timeout_ns == CONC_NOWAIT)
             return closed_and_drained(q) ? CONC_ECLOSED : CONC_EAGAIN;
-        if (!closed_and_drained(q) && ring_spin(q, NULL, out) == 0)
+        /* The one deadline of this call, taken before any waiting. */
+        deadline = conc__deadline(timeout_ns);
+        if (!closed_and_drained(q) && ring_spin(q, NULL, out, deadline) == 0)
             return 0;
+    } else {
+        deadline = timeout_ns == CONC_NOWAIT ? 0 : conc__deadline(timeout_ns);
     }
-    return slow_path(q, NULL, out, timeout_ns);
+    return slow_path(q, NULL, out, timeout_ns != CONC_NOWAIT, deadline);
 }
 
 int conc_queue_try_get(conc_queue_t *q, void *out)

@@ -131,6 +131,10 @@ int conc__waiter_sleep(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *loc
                 return w->status;
             continue; /* spurious */
         }
+        /* Already dequeued by a waker: its wake is on the way; the object
+         * (which may be destroyed once its queue is empty) is not touched. */
+        if (woken(w))
+            return await_delivery(w);
         conc__os_lock(lock);
         if (!woken(w)) {
             conc__waitq_remove(q, w);
