@@ -28,4 +28,19 @@ static inline int64_t conc__deadline(int64_t timeout_ns)
     return conc_now_ns() + timeout_ns;
 }
 
+/* True on a machine (or affinity mask) with one CPU: spinning there only
+ * burns the time slice of the thread being waited for, so lock and queue
+ * fast paths skip it. The count is read once and cached. */
+static inline bool conc__single_cpu(void)
+{
+    static _Atomic int cached; /* 0 unknown, else the count */
+    int n = atomic_load_explicit(&cached, memory_order_relaxed);
+
+    if (CONC_UNLIKELY(!n)) {
+        n = conc__os_cpu_count();
+        atomic_store_explicit(&cached, n, memory_order_relaxed);
+    }
+    return n == 1;
+}
+
 #endif /* CONC_CORE_INTERNAL_H */

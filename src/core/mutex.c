@@ -97,24 +97,12 @@ int conc__mutex_try(conc_mutex_t *m, uintptr_t me)
 
 /* ---- spinning ---------------------------------------------------------- */
 
-static int cpu_count(void)
-{
-    static _Atomic int cached;
-    int n = atomic_load_explicit(&cached, memory_order_relaxed);
-
-    if (!n) {
-        n = conc__os_cpu_count();
-        atomic_store_explicit(&cached, n, memory_order_relaxed);
-    }
-    return n;
-}
-
 static int spin_limit(conc_mutex_t *m)
 {
     uint32_t avg = atomic_load_explicit(&m->spin_, memory_order_relaxed);
     uint32_t limit = SPIN_MIN + 2 * avg;
 
-    if (cpu_count() == 1)
+    if (conc__single_cpu())
         return 0;
     return limit < SPIN_MAX ? (int)limit : SPIN_MAX;
 }

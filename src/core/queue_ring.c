@@ -139,24 +139,12 @@ int conc__ring_peek(conc_queue_t *q, void *out)
 #define SPIN_MIN_NS 3000
 #define SPIN_MAX_NS 16000
 
-static int cpu_count(void)
-{
-    static _Atomic int cached;
-    int n = atomic_load_explicit(&cached, memory_order_relaxed);
-
-    if (n == 0) {
-        n = conc__os_cpu_count();
-        atomic_store_explicit(&cached, n, memory_order_relaxed);
-    }
-    return n;
-}
-
 int64_t conc__ring_spin_limit(const conc_queue_t *q)
 {
     int64_t limit =
         SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
 
-    if (cpu_count() == 1)
+    if (conc__single_cpu())
         return 0; /* the peer cannot run while we spin */
     return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
 }
