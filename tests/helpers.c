@@ -35,3 +35,14 @@ void test_run_threads(int n, test_thread_fn fn, void *args, size_t arg_size)
         assert_int_equal(0, conc__os_thread_join(t[i], NULL));
     free(t);
 }
+
+void test_gate_wait(struct test_gate *g)
+{
+    while (!atomic_load(&g->open))
+        conc_sleep(CONC_US(100));
+}
+
+void test_gate_open(struct test_gate *g)
+{
+    atomic_store(&g->open, 1);
+}

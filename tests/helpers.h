@@ -7,10 +7,11 @@
 #define CONC_TEST_HELPERS_H
 
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-/* cmocka.h needs the four includes above first. */
+/* cmocka.h needs setjmp.h, stdarg.h, stddef.h and stdint.h first. */
 #include <cmocka.h>
 
 #include "conc.h"
@@ -27,5 +28,13 @@ void test_assert_rc_(int expected, int actual, const char *file, int line);
  * tests of conc_thread do not depend on themselves) and join them all. */
 typedef void *(*test_thread_fn)(void *arg);
 void test_run_threads(int n, test_thread_fn fn, void *args, size_t arg_size);
+
+/* A one-shot gate: threads wait (polling, so it needs no primitive under
+ * test) until the test opens it. */
+struct test_gate {
+    _Atomic int open;
+};
+void test_gate_wait(struct test_gate *g);
+void test_gate_open(struct test_gate *g);
 
 #endif /* CONC_TEST_HELPERS_H */

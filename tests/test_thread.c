@@ -15,21 +15,6 @@
 
 /* ---- small tools -------------------------------------------------------- */
 
-struct gate {
-    _Atomic int open;
-};
-
-static void gate_wait(struct gate *g)
-{
-    while (!atomic_load(&g->open))
-        conc_sleep(CONC_US(100));
-}
-
-static void gate_open(struct gate *g)
-{
-    atomic_store(&g->open, 1);
-}
-
 static void *return_arg(void *arg)
 {
     return arg;
@@ -37,7 +22,7 @@ static void *return_arg(void *arg)
 
 static void *wait_gate(void *arg)
 {
-    gate_wait(arg);
+    test_gate_wait(arg);
     return arg;
 }
 
@@ -182,7 +167,7 @@ static void the_handle_is_set_before_the_new_thread_starts(void **state)
 /* ---- names ----------------------------------------------------------------- */
 
 struct named {
-    struct gate release, ready;
+    struct test_gate release, ready;
     char seen_by_os[32];
     bool have_proc;
 };
@@ -194,7 +179,7 @@ static void *read_own_os_name(void *arg)
 
     n->have_proc =
         os_thread_name(conc_thread_native_id(&self), n->seen_by_os, sizeof n->seen_by_os);
-    gate_wait(&n->release);
+    test_gate_wait(&n->release);
     return NULL;
 }
 
@@ -214,7 +199,7 @@ static void name_is_visible_to_the_os(void **state)
     assert_string_equal("conc-worker-1", os);
     assert_rc(0, conc_thread_name(&t, buf, sizeof buf));
     assert_string_equal("conc-worker-1", buf);
-    gate_open(&n.release);
+    test_gate_open(&n.release);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
     assert_true(n.have_proc);
     assert_string_equal("conc-worker-1", n.seen_by_os);
@@ -234,7 +219,7 @@ static void a_long_name_is_kept_by_libconc_and_cut_for_the_os(void **state)
     assert_string_equal(long_name, buf);
     assert_rc(0, conc_thread_name(&t, small, sizeof small));
     assert_string_equal("a-thr", small);
-    gate_open(&n.release);
+    test_gate_open(&n.release);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
     if (n.have_proc)
         assert_string_equal("a-thread-name-m", n.seen_by_os);
@@ -244,7 +229,7 @@ static void names_longer_than_the_maximum_are_cut(void **state)
 {
     char name[CONC_THREAD_NAME_MAX + 20], buf[CONC_THREAD_NAME_MAX + 20];
     conc_thread_attr_t attr = CONC_THREAD_ATTR_INIT;
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
 
     memset(name, 'x', sizeof name - 1);
@@ -253,7 +238,7 @@ static void names_longer_than_the_maximum_are_cut(void **state)
     assert_rc(0, conc_thread_create(&t, &attr, wait_gate, &g));
     assert_rc(0, conc_thread_name(&t, buf, sizeof buf));
     assert_int_equal(CONC_THREAD_NAME_MAX - 1, strlen(buf));
-    gate_open(&g);
+    test_gate_open(&g);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
 }
 
@@ -261,7 +246,7 @@ static void unnamed_threads_are_called_thread_and_their_ident(void **state)
 {
     conc_thread_attr_t attr = CONC_THREAD_ATTR_INIT;
     char buf[CONC_THREAD_NAME_MAX], expect[CONC_THREAD_NAME_MAX];
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
 
     attr.name = ""; /* same as NULL */
@@ -269,7 +254,7 @@ static void unnamed_threads_are_called_thread_and_their_ident(void **state)
     snprintf(expect, sizeof expect, "Thread-%llu", (unsigned long long)conc_thread_ident(&t));
     assert_rc(0, conc_thread_name(&t, buf, sizeof buf));
     assert_string_equal(expect, buf);
-    gate_open(&g);
+    test_gate_open(&g);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
 }
 
@@ -297,8 +282,8 @@ static void *rename_self(void *arg)
     assert_rc(0, conc_thread_set_name_current("renamed"));
     n->have_proc =
         os_thread_name(conc_thread_native_id(&self), n->seen_by_os, sizeof n->seen_by_os);
-    gate_open(&n->ready);
-    gate_wait(&n->release);
+    test_gate_open(&n->ready);
+    test_gate_wait(&n->release);
     return NULL;
 }
 
@@ -309,10 +294,10 @@ static void set_name_current_renames_for_libconc_and_the_os(void **state)
     conc_thread_t t;
 
     assert_rc(0, conc_thread_create(&t, NULL, rename_self, &n));
-    gate_wait(&n.ready);
+    test_gate_wait(&n.ready);
     assert_rc(0, conc_thread_name(&t, buf, sizeof buf));
     assert_string_equal("renamed", buf);
-    gate_open(&n.release);
+    test_gate_open(&n.release);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
     if (n.have_proc)
         assert_string_equal("renamed", n.seen_by_os);
@@ -322,7 +307,7 @@ static void set_name_current_renames_for_libconc_and_the_os(void **state)
 
 static void join_with_a_timeout_times_out_not_early_and_leaves_the_thread_joinable(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
     void *result = NULL;
     int64_t start;
@@ -333,19 +318,19 @@ static void join_with_a_timeout_times_out_not_early_and_leaves_the_thread_joinab
     assert_true(conc_now_ns() - start >= CONC_MS(20));
     assert_null(result);
     assert_true(conc_thread_is_alive(&t));
-    gate_open(&g);
+    test_gate_open(&g);
     assert_rc(0, conc_thread_join(&t, &result, CONC_SEC(30)));
     assert_ptr_equal(&g, result);
 }
 
 static void join_nowait_on_a_running_thread_returns_eagain(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
 
     assert_rc(0, conc_thread_create(&t, NULL, wait_gate, &g));
     assert_rc(CONC_EAGAIN, conc_thread_join(&t, NULL, CONC_NOWAIT));
-    gate_open(&g);
+    test_gate_open(&g);
     wait_until_dead(&t);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_NOWAIT));
 }
@@ -372,13 +357,13 @@ static void join_of_the_calling_thread_returns_edeadlk(void **state)
 static void join_of_a_detached_thread_returns_einval(void **state)
 {
     conc_thread_attr_t attr = CONC_THREAD_ATTR_INIT;
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
 
     attr.detached = true;
     assert_rc(0, conc_thread_create(&t, &attr, wait_gate, &g));
     assert_rc(CONC_EINVAL, conc_thread_join(&t, NULL, CONC_FOREVER));
-    gate_open(&g);
+    test_gate_open(&g);
     wait_until_dead(&t);
     assert_rc(CONC_EINVAL, conc_thread_join(&t, NULL, CONC_FOREVER));
 }
@@ -430,7 +415,7 @@ static uint32_t joiners_of(conc_thread_t *t)
 
 static void threads_blocked_in_join_together_all_get_the_result(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     struct joiner j[3];
     conc_thread_t t, joiners[3];
 
@@ -441,7 +426,7 @@ static void threads_blocked_in_join_together_all_get_the_result(void **state)
     }
     while (joiners_of(&t) != 3)
         conc_sleep(CONC_US(100));
-    gate_open(&g);
+    test_gate_open(&g);
     for (int i = 0; i < 3; i++) {
         assert_rc(0, conc_thread_join(&joiners[i], NULL, CONC_FOREVER));
         assert_rc(0, j[i].rc);
@@ -454,7 +439,7 @@ static void threads_blocked_in_join_together_all_get_the_result(void **state)
 
 static void detach_lets_a_running_thread_clean_up_by_itself(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
     int before = conc_thread_active_count();
 
@@ -462,7 +447,7 @@ static void detach_lets_a_running_thread_clean_up_by_itself(void **state)
     assert_rc(0, conc_thread_detach(&t));
     assert_rc(CONC_EINVAL, conc_thread_detach(&t));
     assert_rc(CONC_EINVAL, conc_thread_join(&t, NULL, CONC_NOWAIT));
-    gate_open(&g);
+    test_gate_open(&g);
     wait_until_dead(&t);
     assert_int_equal(before, conc_thread_active_count());
     assert_int_equal(0, conc_thread_native_id(&t));
@@ -497,7 +482,7 @@ static void detach_after_join_or_of_no_thread_returns_einval(void **state)
 
 static void detach_with_a_blocked_joiner_returns_ebusy(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t, joiner;
     struct joiner j = { &t, 1, NULL };
 
@@ -506,7 +491,7 @@ static void detach_with_a_blocked_joiner_returns_ebusy(void **state)
     while (joiners_of(&t) != 1)
         conc_sleep(CONC_US(100));
     assert_rc(CONC_EBUSY, conc_thread_detach(&t));
-    gate_open(&g);
+    test_gate_open(&g);
     assert_rc(0, conc_thread_join(&joiner, NULL, CONC_FOREVER));
     assert_rc(0, j.rc);
     assert_ptr_equal(&g, j.result);
@@ -541,14 +526,14 @@ static void handles_of_a_detached_thread_stay_safe_after_it_ended(void **state)
 
 static void is_alive_until_the_thread_ended(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t;
 
     assert_rc(0, conc_thread_create(&t, NULL, wait_gate, &g));
     assert_true(conc_thread_is_alive(&t));
     conc_sleep(CONC_MS(2));
     assert_true(conc_thread_is_alive(&t));
-    gate_open(&g);
+    test_gate_open(&g);
     wait_until_dead(&t);
     assert_false(conc_thread_is_alive(&t));
     assert_rc(0, conc_thread_join(&t, NULL, CONC_NOWAIT));
@@ -655,7 +640,7 @@ static void current_in_a_libconc_thread_is_its_handle(void **state)
 }
 
 struct foreign {
-    struct gate release;
+    struct test_gate release;
     _Atomic int registered;
     conc_thread_t self;
     bool listed;
@@ -674,7 +659,7 @@ static void *foreign_thread(void *arg)
     f->listed = enumerate_contains(conc_thread_ident(&f->self));
     assert_rc(0, conc_thread_name(&f->self, f->name, sizeof f->name));
     atomic_store(&f->registered, 1);
-    gate_wait(&f->release);
+    test_gate_wait(&f->release);
     return NULL;
 }
 
@@ -695,7 +680,7 @@ static void current_registers_a_foreign_thread_until_it_exits(void **state)
     assert_string_equal(expect, f.name);
     assert_rc(CONC_EINVAL, conc_thread_join(&f.self, NULL, CONC_NOWAIT));
     assert_rc(CONC_EINVAL, conc_thread_detach(&f.self));
-    gate_open(&f.release);
+    test_gate_open(&f.release);
     assert_rc(0, conc__os_thread_join(os, NULL));
     /* Its exit unregistered it (OS join waits for the TLS destructors). */
     assert_false(conc_thread_is_alive(&f.self));
@@ -706,7 +691,7 @@ static void current_registers_a_foreign_thread_until_it_exits(void **state)
 
 static void enumerate_lists_live_threads_and_matches_active_count(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t[4], all[64], me = conc_thread_current();
     int before = conc_thread_active_count();
 
@@ -717,7 +702,7 @@ static void enumerate_lists_live_threads_and_matches_active_count(void **state)
     for (int i = 0; i < 4; i++)
         assert_true(enumerate_contains(conc_thread_ident(&t[i])));
     assert_true(enumerate_contains(conc_thread_ident(&me)));
-    gate_open(&g);
+    test_gate_open(&g);
     for (int i = 0; i < 4; i++) {
         assert_rc(0, conc_thread_join(&t[i], NULL, CONC_FOREVER));
         assert_false(enumerate_contains(conc_thread_ident(&t[i])));
@@ -727,7 +712,7 @@ static void enumerate_lists_live_threads_and_matches_active_count(void **state)
 
 static void enumerate_with_a_small_array_returns_the_full_count(void **state)
 {
-    struct gate g = { 0 };
+    struct test_gate g = { 0 };
     conc_thread_t t[3], few[2] = { CONC_THREAD_INIT, CONC_THREAD_INIT };
     int count;
 
@@ -739,7 +724,7 @@ static void enumerate_with_a_small_array_returns_the_full_count(void **state)
     assert_true(conc_thread_is_alive(&few[0]) && conc_thread_is_alive(&few[1]));
     assert_int_equal(count, conc_thread_enumerate(NULL, 0));
     assert_rc(CONC_EINVAL, conc_thread_enumerate(NULL, 1));
-    gate_open(&g);
+    test_gate_open(&g);
     for (int i = 0; i < 3; i++)
         assert_rc(0, conc_thread_join(&t[i], NULL, CONC_FOREVER));
 }

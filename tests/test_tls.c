@@ -12,21 +12,6 @@
 #include "helpers.h"
 #include "os/os.h"
 
-struct gate {
-    _Atomic int open;
-};
-
-static void gate_wait(struct gate *g)
-{
-    while (!atomic_load(&g->open))
-        conc_sleep(CONC_US(100));
-}
-
-static void gate_open(struct gate *g)
-{
-    atomic_store(&g->open, 1);
-}
-
 struct counter {
     _Atomic int n;
 };
@@ -161,7 +146,7 @@ static void tls_destructors_that_set_values_get_a_bounded_number_of_rounds(void 
 struct deleted_case {
     conc_tls_key_t key;
     struct counter destroyed;
-    struct gate set, deleted;
+    struct test_gate set, deleted;
 };
 
 static void *set_then_wait_for_delete(void *arg)
@@ -169,8 +154,8 @@ static void *set_then_wait_for_delete(void *arg)
     struct deleted_case *d = arg;
 
     assert_rc(0, conc_tls_set(d->key, &d->destroyed));
-    gate_open(&d->set);
-    gate_wait(&d->deleted);
+    test_gate_open(&d->set);
+    test_gate_wait(&d->deleted);
     return NULL;
 }
 
@@ -182,9 +167,9 @@ static void tls_deleted_key_is_rejected_and_its_values_are_forgotten(void **stat
 
     assert_rc(0, conc_tls_create(&d.key, count_destructor));
     assert_rc(0, conc_thread_create(&t, NULL, set_then_wait_for_delete, &d));
-    gate_wait(&d.set);
+    test_gate_wait(&d.set);
     assert_rc(0, conc_tls_delete(d.key));
-    gate_open(&d.deleted);
+    test_gate_open(&d.deleted);
     assert_rc(0, conc_thread_join(&t, NULL, CONC_FOREVER));
     assert_int_equal(0, atomic_load(&d.destroyed.n)); /* like pthread_key_delete */
     assert_rc(CONC_EINVAL, conc_tls_get(d.key, &v));
