@@ -7,7 +7,7 @@ set -eu
 # Build and test: compiler, Meson/Ninja, CMocka, pkg-config. Checks: cppcheck,
 # clang-tidy, Doxygen (the API reference must build without warnings).
 # Benchmark peers: GLib, libuv, moodycamel's queue and Boost.Context (C++).
-packages="gcc g++ meson ninja-build pkg-config libcmocka-dev \
+packages="gcc g++ libc6-dev meson ninja-build pkg-config libcmocka-dev \
 cppcheck clang-tidy valgrind doxygen \
 libglib2.0-dev libuv1-dev libconcurrentqueue-dev libboost-context-dev"
 
