@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/waitq.h"
 #include "os/os.h"
 
 long test_stress_scale(void)
@@ -45,4 +46,37 @@ void test_gate_wait(struct test_gate *g)
 void test_gate_open(struct test_gate *g)
 {
     atomic_store(&g->open, 1);
+}
+
+static int test_task_block(void *ctx, int64_t deadline, bool cancellable)
+{
+    struct test_task *t = ctx;
+
+    if (cancellable && atomic_load(&t->cancelled))
+        return CONC_ECANCELED;
+    if (t->timed_block && deadline >= 0)
+        return t->timed_block(t, deadline);
+    return conc__os_park(t->parker, deadline);
+}
+
+static void test_task_wake(void *ctx)
+{
+    conc__os_unpark(((struct test_task *)ctx)->parker);
+}
+
+static const conc__context_ops_t test_task_ops = { test_task_block, test_task_wake };
+
+void test_task_enter(struct test_task *t)
+{
+    conc__context_t prev;
+
+    t->parker = conc__os_parker_self();
+    prev = conc__context_switch((conc__context_t){ &test_task_ops, t });
+    t->prev.ops = prev.ops;
+    t->prev.ctx = prev.ctx;
+}
+
+void test_task_leave(struct test_task *t)
+{
+    conc__context_switch((conc__context_t){ t->prev.ops, t->prev.ctx });
 }

@@ -8,6 +8,7 @@
 
 #include <setjmp.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,5 +37,25 @@ struct test_gate {
 };
 void test_gate_wait(struct test_gate *g);
 void test_gate_open(struct test_gate *g);
+
+/*
+ * A task-like context, installed on the calling thread through the hook the
+ * loop module will use (conc__context_switch): its own identity (so it owns
+ * locks apart from its thread), blocking on the thread's parker, optionally
+ * cancelled (every cancellable block then returns CONC_ECANCELED), and an
+ * optional hook run instead of a timed block, to stage races.
+ */
+struct test_task {
+    void *parker;
+    _Atomic bool cancelled;
+    int (*timed_block)(struct test_task *t, int64_t deadline);
+    void *arg;
+    struct {
+        const void *ops;
+        void *ctx;
+    } prev;
+};
+void test_task_enter(struct test_task *t);
+void test_task_leave(struct test_task *t);
 
 #endif /* CONC_TEST_HELPERS_H */

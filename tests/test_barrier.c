@@ -554,9 +554,31 @@ static void barrier_arrival_timing_out_while_the_action_runs_breaks_the_next_cyc
     assert_rc(0, conc_barrier_destroy(&b));
 }
 
+/* Cancellation breaks the barrier as a timeout does (Python semantics). */
+static void barrier_wait_in_a_cancelled_task_returns_ecanceled_and_breaks_it(void **state)
+{
+    struct test_task task = { 0 };
+    conc_barrier_t b;
+    int rc;
+
+    assert_rc(0, conc_barrier_init(&b, 2, NULL, NULL));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_barrier_wait(&b, CONC_FOREVER);
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_true(conc_barrier_broken(&b));
+    assert_int_equal(0, conc_barrier_n_waiting(&b));
+    assert_rc(CONC_EBROKEN, conc_barrier_wait(&b, CONC_NOWAIT));
+    assert_rc(0, conc_barrier_reset(&b));
+    assert_false(conc_barrier_broken(&b));
+    assert_rc(0, conc_barrier_destroy(&b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(barrier_wait_in_a_cancelled_task_returns_ecanceled_and_breaks_it),
         cmocka_unit_test(barrier_init_with_fewer_than_one_party_is_einval),
         cmocka_unit_test(barrier_static_initializer_gives_a_working_barrier),
         cmocka_unit_test(barrier_of_one_party_passes_at_once_and_runs_the_action_each_time),

@@ -79,28 +79,7 @@ static void wait_until_woken(struct shared *s, int n)
         conc_sleep(CONC_US(100));
 }
 
-/* A task-like context (see test_mutex.c) that can be cancelled. */
-struct fake_ctx {
-    conc__os_parker_t *parker;
-    _Atomic bool cancelled;
-    conc__context_t prev;
-};
-
-static int fake_block(void *ctx, int64_t deadline, bool cancellable)
-{
-    struct fake_ctx *f = ctx;
-
-    if (cancellable && atomic_load(&f->cancelled))
-        return CONC_ECANCELED;
-    return conc__os_park(f->parker, deadline);
-}
-
-static void fake_wake(void *ctx)
-{
-    conc__os_unpark(((struct fake_ctx *)ctx)->parker);
-}
-
-static const conc__context_ops_t fake_ops = { fake_block, fake_wake };
+/* Task-like contexts: struct test_task (helpers.h). */
 
 /* ---- tests ----------------------------------------------------------------- */
 
@@ -615,14 +594,15 @@ static void cond_wait_whose_mutex_was_destroyed_meanwhile_returns_einval(void **
 static void cond_wait_in_a_cancelled_context_returns_ecanceled_holding_the_mutex(void **state)
 {
     struct shared s = SHARED_INIT;
-    struct fake_ctx f = { conc__os_parker_self(), true, { 0 } };
+    struct test_task f = { 0 };
     int rc, rc_for;
     bool held;
 
     int rc_r, rc_for_r;
     uint32_t depth;
 
-    f.prev = conc__context_switch((conc__context_t){ &fake_ops, &f });
+    atomic_store(&f.cancelled, true);
+    test_task_enter(&f);
     conc_mutex_lock(&s.m);
     rc = conc_cond_wait(&s.c, &s.m, CONC_SEC(30));
     rc_for = conc_cond_wait_for(&s.c, &s.m, flag_is_set, &s, CONC_SEC(30));
@@ -635,7 +615,7 @@ static void cond_wait_in_a_cancelled_context_returns_ecanceled_holding_the_mutex
     depth = conc_rmutex_depth(&s.r);
     conc_rmutex_unlock(&s.r);
     conc_rmutex_unlock(&s.r);
-    conc__context_switch(f.prev);
+    test_task_leave(&f);
     assert_rc(CONC_ECANCELED, rc);
     assert_rc(CONC_ECANCELED, rc_for);
     assert_rc(CONC_ECANCELED, rc_r);

@@ -284,9 +284,28 @@ static void event_ping_pong_between_two_threads_keeps_exact_counts(void **state)
     assert_rc(0, conc__os_thread_join(t, NULL));
 }
 
+static void event_wait_in_a_cancelled_task_returns_ecanceled(void **state)
+{
+    struct test_task task = { 0 };
+    conc_event_t e;
+    int rc;
+
+    assert_rc(0, conc_event_init(&e));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_event_wait(&e, CONC_FOREVER);
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_false(conc_event_is_set(&e));
+    assert_rc(0, conc_event_set(&e));
+    assert_rc(0, conc_event_wait(&e, CONC_NOWAIT));
+    assert_rc(0, conc_event_destroy(&e)); /* no waiter was left queued */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(event_wait_in_a_cancelled_task_returns_ecanceled),
         cmocka_unit_test(event_starts_clear),
         cmocka_unit_test(event_set_and_clear_change_is_set),
         cmocka_unit_test(event_wait_on_a_set_event_returns_at_once),

@@ -407,9 +407,29 @@ static void flags_clearing_waiters_under_contention_consume_each_set_exactly_onc
     assert_int_equal(0, conc_flags_get(&t.f));
 }
 
+/* A cancelled task's wait clears no bits and leaves no waiter behind. */
+static void flags_wait_in_a_cancelled_task_returns_ecanceled_and_clears_nothing(void **state)
+{
+    struct test_task task = { 0 };
+    conc_flags_t f;
+    uint32_t value = 0;
+    int rc;
+
+    assert_rc(0, conc_flags_init(&f));
+    assert_int_equal(0x1, conc_flags_set(&f, 0x1));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_flags_wait(&f, 0x3, CONC_FLAGS_ALL | CONC_FLAGS_CLEAR, &value, CONC_FOREVER);
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_int_equal(0x1, conc_flags_get(&f));
+    assert_rc(0, conc_flags_destroy(&f)); /* no waiter was left queued */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(flags_wait_in_a_cancelled_task_returns_ecanceled_and_clears_nothing),
         cmocka_unit_test(flags_start_with_every_bit_clear),
         cmocka_unit_test(flags_set_returns_the_new_value),
         cmocka_unit_test(flags_clear_returns_the_previous_value),

@@ -423,9 +423,32 @@ static void completion_racing_waiters_and_callbacks_loses_nothing(void **state)
     }
 }
 
+static void result_in_a_cancelled_task_returns_ecanceled_and_keeps_the_future(void **state)
+{
+    struct test_task task = { 0 };
+    conc_future_t f;
+    void *value = NULL;
+    int rc, rc_wait;
+
+    assert_rc(0, conc_future_init(&f));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_future_result(&f, &value, CONC_FOREVER);
+    rc_wait = conc_future_wait(&f, CONC_SEC(30));
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_rc(CONC_ECANCELED, rc_wait);
+    assert_false(conc_future_done(&f));
+    assert_rc(0, conc_future_set_result(&f, &task));
+    assert_rc(0, conc_future_result(&f, &value, CONC_NOWAIT));
+    assert_ptr_equal(&task, value);
+    assert_rc(0, conc_future_destroy(&f));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(result_in_a_cancelled_task_returns_ecanceled_and_keeps_the_future),
         cmocka_unit_test(result_waits_for_the_value_set_by_another_thread),
         cmocka_unit_test(result_returns_the_error_set),
         cmocka_unit_test(result_times_out_never_early_and_nowait_is_eagain),

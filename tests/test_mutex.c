@@ -69,47 +69,7 @@ static void wait_until_queued(conc_mutex_t *m, int n)
         conc_sleep(CONC_US(100));
 }
 
-/*
- * A task-like context: its own identity (so it owns locks apart from its
- * thread), blocking on the thread's parker, optionally cancelled, and an
- * optional hook that runs instead of a timed block (to stage a race).
- */
-struct fake_ctx {
-    conc__os_parker_t *parker;
-    _Atomic bool cancelled;
-    int (*timed_block)(struct fake_ctx *f, int64_t deadline);
-    void *arg;
-    conc__context_t prev;
-};
-
-static int fake_block(void *ctx, int64_t deadline, bool cancellable)
-{
-    struct fake_ctx *f = ctx;
-
-    if (cancellable && atomic_load(&f->cancelled))
-        return CONC_ECANCELED;
-    if (f->timed_block && deadline >= 0)
-        return f->timed_block(f, deadline);
-    return conc__os_park(f->parker, deadline);
-}
-
-static void fake_wake(void *ctx)
-{
-    conc__os_unpark(((struct fake_ctx *)ctx)->parker);
-}
-
-static const conc__context_ops_t fake_ops = { fake_block, fake_wake };
-
-static void enter_fake(struct fake_ctx *f)
-{
-    f->parker = conc__os_parker_self();
-    f->prev = conc__context_switch((conc__context_t){ &fake_ops, f });
-}
-
-static void leave_fake(struct fake_ctx *f)
-{
-    conc__context_switch(f->prev);
-}
+/* Task-like contexts: struct test_task (helpers.h). */
 
 /* ---- plain mutex --------------------------------------------------------- */
 
@@ -364,7 +324,7 @@ static void record_wake(void *ctx)
 }
 
 static const conc__context_ops_t recording_ops = { never_block, record_wake };
-static struct fake_ctx recording_ctx;
+static struct test_task recording_ctx;
 
 /* Lock m as this thread, queue w as if it had slept since since_ns, unlock. */
 static void unlock_with_one_waiter(conc_mutex_t *m, conc__waiter_t *w, int64_t since_ns)
@@ -452,7 +412,7 @@ static void mutex_sleeping_thread_gets_the_lock_handed_over_after_1ms(void **sta
 
 /* Sleep past the deadline, have the holder unlock (handing the lock over),
  * and only then report the timeout: the worst interleaving of the two. */
-static int timeout_after_handoff(struct fake_ctx *f, int64_t deadline)
+static int timeout_after_handoff(struct test_task *f, int64_t deadline)
 {
     struct holder *h = f->arg;
 
@@ -467,18 +427,18 @@ static int timeout_after_handoff(struct fake_ctx *f, int64_t deadline)
 static void mutex_handoff_that_races_the_deadline_still_gives_the_lock(void **state)
 {
     conc_mutex_t m = CONC_MUTEX_INIT;
-    struct fake_ctx f = { .timed_block = timeout_after_handoff };
+    struct test_task f = { .timed_block = timeout_after_handoff };
     struct holder h;
     int64_t start;
 
     hold(&h, &m, NULL);
     f.arg = &h;
-    enter_fake(&f);
+    test_task_enter(&f);
     start = conc_now_ns();
     int rc = conc_mutex_timedlock(&m, CONC_MS(20));
     bool mine = conc_mutex_owned_by_me(&m);
     int unlock_rc = conc_mutex_unlock(&m);
-    leave_fake(&f);
+    test_task_leave(&f);
     assert_rc(0, rc);
     assert_true(conc_now_ns() - start >= CONC_MS(20));
     assert_true(mine);
@@ -491,34 +451,34 @@ static void mutex_handoff_that_races_the_deadline_still_gives_the_lock(void **st
 static void mutex_owner_is_the_current_context_not_the_thread(void **state)
 {
     conc_mutex_t m = CONC_MUTEX_INIT;
-    struct fake_ctx f = { 0 };
+    struct test_task f = { 0 };
 
-    enter_fake(&f);
+    test_task_enter(&f);
     assert_rc(0, conc_mutex_lock(&m));
-    leave_fake(&f);
+    test_task_leave(&f);
     /* Same thread, another context: not the owner. */
     assert_false(conc_mutex_owned_by_me(&m));
     assert_rc(CONC_EPERM, conc_mutex_unlock(&m));
     assert_rc(CONC_EBUSY, conc_mutex_trylock(&m));
-    enter_fake(&f);
+    test_task_enter(&f);
     assert_true(conc_mutex_owned_by_me(&m));
     assert_rc(0, conc_mutex_unlock(&m));
-    leave_fake(&f);
+    test_task_leave(&f);
     assert_false(conc_mutex_locked(&m));
 }
 
 static void mutex_lock_in_a_cancelled_context_returns_ecanceled(void **state)
 {
     conc_mutex_t m = CONC_MUTEX_INIT;
-    struct fake_ctx f = { 0 };
+    struct test_task f = { 0 };
     struct holder h;
 
     hold(&h, &m, NULL);
     atomic_store(&f.cancelled, true);
-    enter_fake(&f);
+    test_task_enter(&f);
     int rc = conc_mutex_lock(&m);
     bool mine = conc_mutex_owned_by_me(&m);
-    leave_fake(&f);
+    test_task_leave(&f);
     assert_rc(CONC_ECANCELED, rc);
     assert_false(mine);
     assert_int_equal(0, queued(&m));
@@ -673,16 +633,16 @@ static void rmutex_depth_overflow_returns_eoverflow_and_changes_nothing(void **s
 static void rmutex_lock_in_a_cancelled_context_returns_ecanceled(void **state)
 {
     conc_rmutex_t r = CONC_RMUTEX_INIT;
-    struct fake_ctx f = { 0 };
+    struct test_task f = { 0 };
     struct holder h;
 
     hold(&h, NULL, &r);
     atomic_store(&f.cancelled, true);
-    enter_fake(&f);
+    test_task_enter(&f);
     int rc = conc_rmutex_lock(&r);
     int timed_rc = conc_rmutex_timedlock(&r, CONC_SEC(30));
     uint32_t depth = conc_rmutex_depth(&r);
-    leave_fake(&f);
+    test_task_leave(&f);
     assert_rc(CONC_ECANCELED, rc);
     assert_rc(CONC_ECANCELED, timed_rc);
     assert_int_equal(0, depth);

@@ -911,9 +911,48 @@ static void peek_races_getters_and_putters_without_tearing(void **state)
     assert_rc(0, conc_queue_destroy(&q));
 }
 
+/* Cancellation never loses data: a cancelled get consumes nothing, a
+ * cancelled put enqueues nothing, a cancelled join changes no count. */
+static void queue_calls_in_a_cancelled_task_return_ecanceled_and_change_nothing(void **state)
+{
+    static const conc_queue_kind_t blocking_kinds[] = { CONC_QUEUE_FIFO, CONC_QUEUE_LIFO };
+    struct test_task task = { 0 };
+
+    for (size_t k = 0; k < 2; k++) {
+        conc_queue_attr_t attr = CONC_QUEUE_ATTR_INIT;
+        conc_queue_t q;
+        uint64_t item = 7, out = 0;
+        int rc_get, rc_put, rc_join;
+
+        attr.kind = blocking_kinds[k];
+        assert_rc(0, conc_queue_init(&q, sizeof item, 2, &attr));
+        atomic_store(&task.cancelled, true);
+        test_task_enter(&task);
+        rc_get = conc_queue_get(&q, &out, CONC_FOREVER); /* empty */
+        conc_queue_put(&q, &item, CONC_NOWAIT);
+        conc_queue_put(&q, &item, CONC_NOWAIT);
+        rc_put = conc_queue_put(&q, &item, CONC_SEC(30)); /* full */
+        rc_join = conc_queue_join(&q, CONC_FOREVER);      /* 2 unfinished */
+        test_task_leave(&task);
+        assert_rc(CONC_ECANCELED, rc_get);
+        assert_rc(CONC_ECANCELED, rc_put);
+        assert_rc(CONC_ECANCELED, rc_join);
+        assert_int_equal(0, out);
+        assert_int_equal(2, conc_queue_qsize(&q));
+        for (int i = 0; i < 2; i++) {
+            assert_rc(0, conc_queue_get(&q, &out, CONC_NOWAIT));
+            assert_int_equal(7, out);
+            assert_rc(0, conc_queue_task_done(&q));
+        }
+        assert_rc(0, conc_queue_join(&q, CONC_NOWAIT));
+        assert_rc(0, conc_queue_destroy(&q)); /* no waiter was left queued */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(queue_calls_in_a_cancelled_task_return_ecanceled_and_change_nothing),
         cmocka_unit_test(init_rejects_null_zero_and_overflowing_sizes),
         cmocka_unit_test(init_rejects_unknown_kind_and_misplaced_comparator),
         cmocka_unit_test(init_rejects_storage_too_small_misaligned_or_missing),

@@ -389,9 +389,31 @@ static void sem_calls_on_a_destroyed_sem_return_einval(void **state)
     assert_rc(0, conc_sem_destroy(&s));
 }
 
+/* A cancelled task's acquire takes no permit and leaves no waiter behind. */
+static void sem_acquire_in_a_cancelled_task_returns_ecanceled_and_takes_nothing(void **state)
+{
+    struct test_task task = { 0 };
+    conc_sem_t s;
+    int rc, rc_timed;
+
+    assert_rc(0, conc_sem_init(&s, 0));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_sem_acquire(&s, CONC_FOREVER);
+    rc_timed = conc_sem_acquire(&s, CONC_SEC(30));
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_rc(CONC_ECANCELED, rc_timed);
+    assert_int_equal(0, conc_sem_value(&s));
+    assert_rc(0, conc_sem_release(&s, 1));
+    assert_rc(0, conc_sem_acquire(&s, CONC_NOWAIT));
+    assert_rc(0, conc_sem_destroy(&s)); /* no waiter was left queued */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sem_acquire_in_a_cancelled_task_returns_ecanceled_and_takes_nothing),
         cmocka_unit_test(sem_init_with_negative_value_is_einval),
         cmocka_unit_test(sem_calls_on_null_return_einval),
         cmocka_unit_test(sem_static_initializer_holds_its_value),

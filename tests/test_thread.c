@@ -979,9 +979,31 @@ static void thread_exit_outside_a_libconc_thread_returns_einval(void **state)
     assert_rc(CONC_EINVAL, conc_thread_exit(NULL)); /* the main thread */
 }
 
+/* A cancelled task's join leaves the thread joinable. */
+static void join_in_a_cancelled_task_returns_ecanceled_and_leaves_it_joinable(void **state)
+{
+    struct test_task task = { 0 };
+    struct test_gate gate = { 0 };
+    conc_thread_t t;
+    void *result = NULL;
+    int rc;
+
+    assert_rc(0, conc_thread_create(&t, NULL, wait_gate, &gate));
+    atomic_store(&task.cancelled, true);
+    test_task_enter(&task);
+    rc = conc_thread_join(&t, &result, CONC_FOREVER);
+    test_task_leave(&task);
+    assert_rc(CONC_ECANCELED, rc);
+    assert_true(conc_thread_is_alive(&t));
+    test_gate_open(&gate);
+    assert_rc(0, conc_thread_join(&t, &result, CONC_FOREVER));
+    assert_ptr_equal(&gate, result);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(join_in_a_cancelled_task_returns_ecanceled_and_leaves_it_joinable),
         cmocka_unit_test(create_and_join_deliver_the_result),
         cmocka_unit_test(create_rejects_a_null_handle_or_function),
         cmocka_unit_test(create_rejects_a_stack_below_the_minimum),
