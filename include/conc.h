@@ -22,5 +22,8 @@
 #include "conc/future.h"
 #include "conc/pool.h"
 #include "conc/coro.h"
+#include "conc/io.h"
+#include "conc/loop.h"
+#include "conc/task.h"
 
 #endif /* CONC_H */

@@ -64,7 +64,17 @@ static void test_task_wake(void *ctx)
     conc__os_unpark(((struct test_task *)ctx)->parker);
 }
 
-static const conc__context_ops_t test_task_ops = { test_task_block, test_task_wake };
+static int test_task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, bool cancellable)
+{
+    struct test_task *t = ctx;
+
+    if (cancellable && atomic_load(&t->cancelled))
+        return CONC_ECANCELED;
+    return conc__os_fd_wait(fd, events, deadline);
+}
+
+static const conc__context_ops_t test_task_ops = { test_task_block, test_task_wake,
+                                                   test_task_wait_fd };
 
 void test_task_enter(struct test_task *t)
 {

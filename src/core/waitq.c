@@ -12,7 +12,14 @@ static void thread_wake(void *ctx)
     conc__os_unpark(ctx);
 }
 
-static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake };
+static int thread_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline_ns, bool cancellable)
+{
+    (void)ctx;
+    (void)cancellable;
+    return conc__os_fd_wait(fd, events, deadline_ns);
+}
+
+static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake, thread_wait_fd };
 
 /* The task context installed by the loop module; NULL ops on plain threads.
  * Not static: conc__context_id() (waitq.h) reads it inline. */

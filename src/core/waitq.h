@@ -56,6 +56,13 @@ typedef struct conc__context_ops {
      * with or without locks held. Wakes are tokens: one before the block is
      * not lost. */
     void (*wake)(void *ctx);
+    /* Block the current context until fd is ready for one of the events
+     * (CONC_READABLE, CONC_WRITABLE), the deadline passes, or (when
+     * cancellable) the context is cancelled. Returns the ready events (> 0),
+     * CONC_ETIMEDOUT, CONC_ECANCELED, CONC_EINVAL for a bad fd, or CONC_EBUSY
+     * when the context cannot watch fd (a task's loop already watches it
+     * for another owner). See conc_wait_fd(). */
+    int (*wait_fd)(void *ctx, int fd, unsigned events, int64_t deadline_ns, bool cancellable);
 } conc__context_ops_t;
 
 typedef struct conc__context {

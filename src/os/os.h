@@ -82,6 +82,15 @@ int conc__os_tls_set(conc__os_tls_key_t key, void *value);
 /* Sleep until the monotonic deadline; resumes after signals. */
 void conc__os_sleep_until(int64_t deadline_ns);
 
+/* ---- file descriptors ------------------------------------------------- */
+
+/* Block the calling thread until fd is ready for one of events
+ * (CONC_READABLE | CONC_WRITABLE, conc/io.h) or the deadline passes; signals
+ * do not stretch the deadline. Returns the ready events (> 0; an error or
+ * hang-up on fd reports every requested event, so the caller's next read or
+ * write sees it), CONC_ETIMEDOUT, or CONC_EINVAL when fd is not open. */
+int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
+
 /* ---- address wait: the one blocking primitive ------------------------
  * Block while *addr == expected, until woken or the deadline passes. May
  * return spuriously; callers re-check their condition. Returns 0 when woken

@@ -1,0 +1,63 @@
+/* Waiting for a file descriptor on a POSIX thread: poll(2). */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+
+#include "conc/io.h"
+#include "os.h"
+
+/* Milliseconds poll() may sleep without waking before the deadline would
+ * have passed: rounded up, so a timeout is never reported early. */
+static int poll_timeout_ms(int64_t deadline_ns)
+{
+    if (deadline_ns < 0)
+        return -1;
+    int64_t left = deadline_ns - conc_now_ns();
+    if (left <= 0)
+        return 0;
+    int64_t ms = (left + 999999) / 1000000;
+    return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
+static unsigned ready_events(short revents, unsigned wanted)
+{
+    unsigned ready = 0;
+
+    if (revents & (POLLERR | POLLHUP))
+        return wanted; /* let the caller's read or write see the condition */
+    if (revents & POLLIN)
+        ready |= CONC_READABLE;
+    if (revents & POLLOUT)
+        ready |= CONC_WRITABLE;
+    return ready & wanted;
+}
+
+int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns)
+{
+    struct pollfd p = { .fd = fd, .events = 0, .revents = 0 };
+
+    if (events & CONC_READABLE)
+        p.events |= POLLIN;
+    if (events & CONC_WRITABLE)
+        p.events |= POLLOUT;
+    for (;;) {
+        int timeout = poll_timeout_ms(deadline_ns);
+        int n = poll(&p, 1, timeout);
+
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return CONC_EINVAL;
+        }
+        if (n == 0) {
+            if (timeout == 0 || conc_now_ns() >= deadline_ns)
+                return CONC_ETIMEDOUT;
+            continue; /* woke a little early: the clock decides */
+        }
+        if (p.revents & POLLNVAL)
+            return CONC_EINVAL;
+        unsigned ready = ready_events(p.revents, events);
+        if (ready)
+            return (int)ready;
+    }
+}
