@@ -91,6 +91,24 @@ void conc__os_sleep_until(int64_t deadline_ns);
  * write sees it), CONC_ETIMEDOUT, or CONC_EINVAL when fd is not open. */
 int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
 
+/* ---- wake-up descriptor ---------------------------------------------
+ * A descriptor that another thread (or a signal handler) makes readable to
+ * wake a loop sleeping in its poller: an eventfd on Linux (one descriptor),
+ * a non-blocking pipe elsewhere. Both ends are close-on-exec. */
+typedef struct conc__os_wakefd {
+    int read_fd;  /* what the poller watches */
+    int write_fd; /* what signal() writes; equal to read_fd for an eventfd */
+} conc__os_wakefd_t;
+
+/* CONC_ELIMIT when out of descriptors, CONC_ENOMEM. */
+int conc__os_wakefd_open(conc__os_wakefd_t *w);
+/* Make read_fd readable. Async-signal-safe; never blocks (a full pipe is
+ * already readable, so the write may be dropped). */
+void conc__os_wakefd_signal(const conc__os_wakefd_t *w);
+/* Consume every pending signal, so read_fd is no longer readable. */
+void conc__os_wakefd_drain(const conc__os_wakefd_t *w);
+void conc__os_wakefd_close(conc__os_wakefd_t *w);
+
 /* ---- address wait: the one blocking primitive ------------------------
  * Block while *addr == expected, until woken or the deadline passes. May
  * return spuriously; callers re-check their condition. Returns 0 when woken
