@@ -52,12 +52,18 @@ typedef enum conc_poller_kind {
 typedef struct conc_loop_attr {
     /** One of conc_poller_kind_t. */
     int poller;
+    /** Let conc_loop_run_until_complete() report CONC_EDEADLK when no task can
+     *  ever be woken (docs/loop.md says exactly what is checked). On by
+     *  default; turn it off when threads that libconc has never seen (made
+     *  by pthread_create() and never calling a conc_thread_* function) may
+     *  wake the loop's tasks, since the check cannot see them. */
+    bool detect_deadlock;
 } conc_loop_attr_t;
 
 /** Default loop options. */
-#define CONC_LOOP_ATTR_INIT \
-    {                       \
-        CONC_POLLER_DEFAULT \
+#define CONC_LOOP_ATTR_INIT       \
+    {                             \
+        CONC_POLLER_DEFAULT, true \
     }
 
 /** A callback run by the loop. */
@@ -155,6 +161,8 @@ CONC_API conc_loop_t *conc_loop_current(void);
  * @brief Schedule fn(loop, arg) to run on the next iteration.
  *
  * Ready callbacks run in the order they were scheduled.
+ * @param loop the loop.
+ * @param fn the callback; @param arg its argument.
  * @param handle if not NULL, receives a handle for conc_loop_cancel().
  * @retval 0 scheduled.
  * @retval CONC_EINVAL @p loop or @p fn NULL.

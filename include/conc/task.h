@@ -84,6 +84,9 @@ typedef enum conc_task_state {
  *
  * The task is ready at once and starts on the loop's next iteration, after
  * the tasks that are already ready.
+ * @param loop the loop that will run and own the task.
+ * @param attr options, or NULL for CONC_TASK_ATTR_INIT.
+ * @param fn the task's function; @param arg its argument.
  * @param task receives the task; NULL detaches it at once (its result is then
  *        dropped when it finishes).
  * @retval 0 spawned.
@@ -100,7 +103,9 @@ CONC_API int conc_task_spawn(conc_loop_t *loop, const conc_task_attr_t *attr, co
 /**
  * @brief Wait for @p task to finish, collect its result and release it.
  *
+ * @param task the task.
  * @param result if not NULL, receives the task's result.
+ * @param timeout_ns relative timeout (conc/time.h).
  * @return the task's status (what its function returned: 0, or its error),
  *         and then @p task is released.
  * @retval CONC_ETIMEDOUT the timeout passed first; the task is not released.
@@ -219,6 +224,7 @@ CONC_API int conc_task_result(const conc_task_t *task, void **result);
 /**
  * @brief Wait for all @p n tasks to finish (asyncio's `gather`).
  *
+ * @param tasks the tasks; @param n how many.
  * @param results if not NULL, results[i] receives task i's result.
  * @param statuses if not NULL, statuses[i] receives task i's status.
  * @param flags 0, or CONC_GATHER_CANCEL_ON_ERROR.
@@ -237,6 +243,8 @@ CONC_API int conc_gather(conc_task_t *const *tasks, size_t n, void **results, in
 /**
  * @brief Wait until the first of @p n tasks finishes (asyncio's
  *        `wait(..., return_when=FIRST_COMPLETED)`).
+ * @param tasks the tasks; @param n how many (at least 1).
+ * @param timeout_ns relative timeout (conc/time.h).
  * @param index receives the position of a finished task (the lowest one if
  *        several have finished).
  * @retval 0 one has finished.
@@ -347,7 +355,10 @@ CONC_API int conc_task_to_thread(conc_blocking_fn fn, void *arg, void **result);
  *        another thread, and get its outcome through @p future
  *        (asyncio's run_coroutine_threadsafe).
  *
- * @param future an initialised pending future (conc/future.h); it completes
+ * @param loop the loop (running on another thread, or not yet).
+ * @param attr task options or NULL; the name is copied.
+ * @param fn the task's function; @param arg its argument.
+ * @param future a future that is not in use (fresh or destroyed); it completes
  *        with the task's result (status 0) or its status as the error.
  *        Cancelling the future (conc_future_cancel()) before the task starts
  *        prevents it.

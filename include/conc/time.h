@@ -58,17 +58,21 @@ CONC_API int64_t conc_now_ns(void);
  * duration is not "forever" here: sleeping forever is never what a caller of
  * sleep wants).
  *
- * @retval 0 always.
+ * @retval 0 slept.
+ * @retval CONC_ECANCELED (in a task only) the task was cancelled while it slept.
  *
- * Blocks the calling thread. Callable from any thread.
+ * Blocks the calling thread; inside a coroutine task (conc/task.h) only the
+ * task is suspended and its loop runs on. Callable from any thread and task.
  */
 CONC_API int conc_sleep(int64_t ns);
 
 /**
  * @brief Sleep until the monotonic time @p deadline_ns (as from conc_now_ns()).
- * @retval 0 always; returns at once when the deadline has passed.
+ * @retval 0 slept, or the deadline had passed (returns at once).
+ * @retval CONC_ECANCELED (in a task only) the task was cancelled while it slept.
  *
- * Blocks the calling thread. Callable from any thread.
+ * Blocks the calling thread, or inside a task only the task. Callable from any
+ * thread and task.
  */
 CONC_API int conc_sleep_until(int64_t deadline_ns);
 

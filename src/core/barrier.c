@@ -198,6 +198,7 @@ static int arrive(conc_barrier_t *b, int64_t deadline, bool nowait)
     }
     conc__waiter_init(&w);
     conc__waitq_push(&b->waiters_, &w);
+    w.what = "barrier";
     rc = conc__waiter_sleep(&w, &b->waiters_, lock_of(b), deadline, true);
     if (rc == RELEASED)
         return w.data == ACTION_FAILED ? CONC_EBROKEN : index;
@@ -231,6 +232,7 @@ static int wait_for_next_cycle(conc_barrier_t *b, int64_t deadline, bool nowait)
     }
     conc__waiter_init(&w);
     conc__waitq_push(&b->entry_, &w);
+    w.what = "barrier";
     rc = conc__waiter_sleep(&w, &b->entry_, lock_of(b), deadline, true);
     if (rc == RETRY)
         return rc;

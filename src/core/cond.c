@@ -111,6 +111,7 @@ static int wait_until(conc_cond_t *c, struct held *h, int64_t deadline)
      * wake is a token the sleep below consumes even if it came already). */
     release(h);
     conc__os_lock(&c->lock_);
+    w.what = "condition";
     rc = conc__waiter_sleep(&w, &c->waiters_, &c->lock_, deadline, true);
     relock = reacquire(h);
     return relock ? relock : rc;

@@ -137,6 +137,7 @@ static int wait_slow(conc_event_t *e, int64_t timeout_ns)
     }
     conc__waiter_init(&w);
     conc__waitq_push(&e->waiters_, &w);
+    w.what = "event";
     return conc__waiter_sleep(&w, &e->waiters_, lock_of(e), deadline, true);
 }
 

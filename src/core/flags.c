@@ -246,6 +246,7 @@ static int wait_slow(conc_flags_t *f, struct want *want, uint32_t *value, int64_
     conc__waiter_init(&w);
     w.ptr = want;
     conc__waitq_push(&f->waiters_, &w);
+    w.what = "event flags";
     rc = conc__waiter_sleep(&w, &f->waiters_, lock_of(f), deadline, true);
     if (rc < 0)
         return rc;

@@ -344,6 +344,7 @@ static int wait_slow(conc_future_t *f, int64_t deadline, int *outcome, void **va
     }
     conc__waiter_init(&w);
     conc__waitq_push(&f->waiters_, &w);
+    w.what = "future";
     rc = conc__waiter_sleep(&w, &f->waiters_, &f->lock_, deadline, true);
     if (rc)
         return rc;
@@ -481,6 +482,7 @@ static void await_release(conc_future_t *f)
     conc__waiter_init(&w);
     w.data = DESTROYER;
     conc__waitq_push(&f->waiters_, &w);
+    w.what = "future";
     conc__waiter_sleep(&w, &f->waiters_, &f->lock_, CONC_FOREVER, false);
     conc__os_lock(&f->lock_);
 }

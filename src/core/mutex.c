@@ -102,7 +102,9 @@ static int spin_limit(conc_mutex_t *m)
     uint32_t avg = atomic_load_explicit(&m->spin_, memory_order_relaxed);
     uint32_t limit = SPIN_MIN + 2 * avg;
 
-    if (conc__single_cpu())
+    /* A task never spins: the owner may be another task of its own loop,
+     * which cannot run until this one suspends. */
+    if (conc__single_cpu() || conc__installed_context.ops)
         return 0;
     return limit < SPIN_MAX ? (int)limit : SPIN_MAX;
 }
@@ -198,6 +200,7 @@ static int park(conc_mutex_t *m, uintptr_t me, int64_t deadline, bool cancellabl
     CONC_ASSERT((uintptr_t)w.context.ctx == me);
     w.since_ns = *since;
     conc__waitq_push(&m->waiters_, &w);
+    w.what = "mutex";
     rc = conc__waiter_sleep(&w, &m->waiters_, guard(m), deadline, cancellable);
     return rc == HANDOFF ? 0 : rc;
 }

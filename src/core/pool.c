@@ -20,6 +20,7 @@
 
 #include "conc/pool.h"
 #include "future_internal.h"
+#include "activity.h"
 #include "waitq.h"
 
 #define POOL_MAGIC 0x706f6f6cu
@@ -68,20 +69,24 @@ static void run_item(struct item *it)
     void *result = NULL;
     int rc;
 
-    if (it->future && conc_future_set_running(it->future) != 0)
+    if (it->future && conc_future_set_running(it->future) != 0) {
+        atomic_fetch_sub_explicit(&conc__pool_items, 1, memory_order_seq_cst);
         return; /* cancelled: set_running let go of it */
+    }
     rc = it->fn(it->arg, &result);
-    if (!it->future)
-        return;
-    if (rc < 0)
-        conc_future_set_error(it->future, rc);
-    else
-        conc_future_set_result(it->future, result);
+    if (it->future) {
+        if (rc < 0)
+            conc_future_set_error(it->future, rc);
+        else
+            conc_future_set_result(it->future, result);
+    }
+    atomic_fetch_sub_explicit(&conc__pool_items, 1, memory_order_seq_cst);
 }
 
 /* Drop an item that will not run. */
 static void cancel_item(struct item *it)
 {
+    atomic_fetch_sub_explicit(&conc__pool_items, 1, memory_order_seq_cst);
     if (it->future) {
         conc_future_cancel(it->future);
         conc_future_set_running(it->future); /* the pool lets go of it */
@@ -296,6 +301,7 @@ static void wait_workers(conc_pool_t *p)
     conc__waitq_push(&p->exit_waiters_, &w);
     /* Woken only when the last worker has gone, which is final: return
      * without touching the pool again (it may be destroyed next). */
+    w.what = "pool shutdown";
     conc__waiter_sleep(&w, &p->exit_waiters_, &p->lock_, CONC_FOREVER, false);
 }
 
@@ -434,7 +440,10 @@ static int submit(conc_pool_t *p, conc_pool_fn fn, void *arg, conc_future_t *f, 
     if (!rc) {
         if (f)
             conc__future_init_bound(f);
+        atomic_fetch_add_explicit(&conc__pool_items, 1, memory_order_seq_cst);
         rc = conc_queue_put(&p->queue_, &it, timeout);
+        if (rc)
+            atomic_fetch_sub_explicit(&conc__pool_items, 1, memory_order_seq_cst);
     }
     if (rc) {
         if (f)

@@ -346,9 +346,11 @@ static int slow_path(conc_queue_t *q, const void *item, void *out, bool wait, in
 
     conc__os_lock(conc__queue_lock(q));
     int rc = item ? put_or_queue(q, &ref, &w, wait) : get_or_queue(q, out, &w, wait);
-    if (rc == CONC_EAGAIN && wait)
+    if (rc == CONC_EAGAIN && wait) {
+        w.what = item ? "queue put" : "queue get";
         return conc__waiter_sleep(&w, item ? &q->putters_ : &q->getters_, conc__queue_lock(q),
                                   deadline, true);
+    }
     if (rc == 0)
         settle(q, &wl);
     conc__os_unlock(conc__queue_lock(q));
@@ -522,6 +524,7 @@ int conc_queue_join(conc_queue_t *q, int64_t timeout_ns)
         return 0;
     }
     /* Woken with 0 only by a waker that saw no unfinished task. */
+    w.what = "queue join";
     return conc__waiter_sleep(&w, &q->joiners_, conc__queue_lock(q), deadline, true);
 }
 

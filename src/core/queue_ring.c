@@ -17,6 +17,7 @@
  * putter retries the ring before it goes to sleep.
  */
 #include "queue_internal.h"
+#include "waitq.h"
 
 static inline uint64_t ring_index(const conc_queue_t *q, uint64_t pos)
 {
@@ -144,8 +145,9 @@ int64_t conc__ring_spin_limit(const conc_queue_t *q)
     int64_t limit =
         SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
 
-    if (conc__single_cpu())
-        return 0; /* the peer cannot run while we spin */
+    if (conc__single_cpu() || conc__installed_context.ops)
+        return 0; /* the peer cannot run while we spin (in a task: it may be
+                   * another task of the same loop) */
     return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
 }
 

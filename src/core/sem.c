@@ -119,6 +119,7 @@ static int acquire_slow(conc_sem_t *s, int64_t timeout_ns)
     }
     conc__waiter_init(&w);
     conc__waitq_push(&s->waiters_, &w);
+    w.what = "semaphore";
     rc = conc__waiter_sleep(&w, &s->waiters_, lock_of(s), deadline, true);
     /* HANDED: the permit is ours even if the deadline passed meanwhile. */
     return rc == HANDED ? 0 : rc;

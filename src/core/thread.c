@@ -174,6 +174,7 @@ static int wait_done(conc__thread_rec_t *rec, int64_t deadline)
     conc__waiter_init(&w);
     rec->joiners++;
     conc__waitq_push(&rec->joinq, &w);
+    w.what = "thread";
     rc = conc__waiter_sleep(&w, &rec->joinq, &rec->lock, deadline, true);
     conc__os_lock(&rec->lock);
     rec->joiners--;
@@ -277,6 +278,7 @@ uint64_t conc_thread_native_id(const conc_thread_t *t)
      * hands the id over in w.data. */
     conc__waiter_init(&w);
     conc__waitq_push(&rec->startq, &w);
+    w.what = "thread";
     conc__waiter_sleep(&w, &rec->startq, &rec->lock, CONC_FOREVER, false);
     return (uint64_t)w.data;
 }

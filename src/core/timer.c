@@ -17,6 +17,7 @@
  */
 #include <stdlib.h>
 
+#include "activity.h"
 #include "timerheap.h"
 #include "waitq.h"
 
@@ -53,6 +54,14 @@ static struct service {
     uint64_t next_id;  /* of once-calls; never reused */
     uint64_t first_id; /* the first id issued by the current service */
 } svc = { .heap = CONC__TIMERHEAP_INIT, .next_id = 1, .first_id = 1 };
+
+bool conc__timer_service_idle(void)
+{
+    conc__os_lock(&svc.lock);
+    bool idle = conc__timerheap_count(&svc.heap) == 0 && !svc.running;
+    conc__os_unlock(&svc.lock);
+    return idle;
+}
 
 /* Serialises conc_timer_service_shutdown() calls. */
 static conc__os_lock_t shutdown_lock;
@@ -149,6 +158,7 @@ static void idle_until(int64_t deadline)
     conc__waiter_init(&w);
     conc__waitq_push(&svc.sleeper, &w);
     svc.sleep_until = deadline;
+    w.what = "timer";
     conc__waiter_sleep(&w, &svc.sleeper, &svc.lock, deadline, false);
     conc__os_lock(&svc.lock);
 }
@@ -319,6 +329,7 @@ static void await_callback(conc_timer_t *t)
 
         conc__waiter_init(&w);
         conc__waitq_push(&svc.destroyers, &w);
+        w.what = "timer";
         conc__waiter_sleep(&w, &svc.destroyers, &svc.lock, CONC_FOREVER, false);
         conc__os_lock(&svc.lock);
     }

@@ -1,4 +1,6 @@
 /* Waiters and wait queues; the protocol is described in waitq.h. */
+#include "activity.h"
+#include "thread_internal.h"
 #include "waitq.h"
 
 static int thread_block(void *ctx, int64_t deadline_ns, bool cancellable)
@@ -24,6 +26,7 @@ static const conc__context_ops_t thread_context_ops = { thread_block, thread_wak
 /* The task context installed by the loop module; NULL ops on plain threads.
  * Not static: conc__context_id() (waitq.h) reads it inline. */
 _Thread_local conc__context_t conc__installed_context CONC__TLS_FAST;
+_Thread_local const char *conc__blocking_what;
 
 conc__context_t conc__context_current(void)
 {
@@ -48,6 +51,8 @@ void conc__waiter_init(conc__waiter_t *w)
     w->data = 0;
     w->ptr = NULL;
     w->since_ns = 0;
+    w->what = NULL;
+    w->counted = false;
     w->context = conc__context_current();
 }
 
@@ -78,6 +83,12 @@ void conc__waitq_remove(conc__waitq_t *q, conc__waiter_t *w)
 void conc__waitq_wake(conc__waitq_t *q, conc__waiter_t *w, int status, conc__wakelist_t *wl)
 {
     conc__waitq_remove(q, w);
+    if (w->counted) {
+        /* Woken means able to act again, from now on: uncount it here,
+         * not when it gets to run. */
+        w->counted = false;
+        atomic_fetch_sub_explicit(&conc__parked_forever, 1, memory_order_seq_cst);
+    }
     w->status = status;
     w->next = wl->head;
     wl->head = w;
@@ -126,11 +137,29 @@ static int await_delivery(conc__waiter_t *w)
     return w->status;
 }
 
+static int sleep_on(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock, int64_t deadline_ns,
+                    bool cancellable);
+
+/* A thread known to libconc that sleeps without a deadline cannot act until
+ * something wakes it: the event loop's deadlock check counts such threads
+ * (activity.h). Counted here, under the object's lock, before it can be
+ * woken; uncounted by its waker (conc__waitq_wake()), under the same lock. */
 int conc__waiter_sleep(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock,
                        int64_t deadline_ns, bool cancellable)
 {
+    if (deadline_ns < 0 && w->context.ops == &thread_context_ops && conc__thread_self_rec()) {
+        w->counted = true;
+        atomic_fetch_add_explicit(&conc__parked_forever, 1, memory_order_seq_cst);
+    }
+    return sleep_on(w, q, lock, deadline_ns, cancellable);
+}
+
+static int sleep_on(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock, int64_t deadline_ns,
+                    bool cancellable)
+{
     conc__os_unlock(lock);
     for (;;) {
+        conc__blocking_what = w->what;
         int rc = w->context.ops->block(w->context.ctx, deadline_ns, cancellable);
 
         if (rc == 0) {

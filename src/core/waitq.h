@@ -76,6 +76,9 @@ conc__context_t conc__context_current(void);
 /* Install (or, with NULL ops, remove) the calling thread's current context.
  * Used by the loop module while it runs a task; returns the previous one. */
 conc__context_t conc__context_switch(conc__context_t next);
+/* What the current context is blocking on while conc__waiter_sleep() blocks
+ * it (the waiter's `what`), for the loop's task dump. */
+extern _Thread_local const char *conc__blocking_what;
 /* The installed task context (waitq.c); NULL ops on plain threads. */
 extern _Thread_local conc__context_t conc__installed_context CONC__TLS_FAST;
 /* An identity for the current context, usable as a lock owner; never 0.
@@ -96,6 +99,8 @@ typedef struct conc__waiter {
     uintptr_t data;         /* primitive-specific: a mask, a count, ... */
     void *ptr;              /* primitive-specific: an item buffer, ... */
     int64_t since_ns;       /* when the waiter first queued (fairness) */
+    const char *what;       /* what it waits on, for task dumps ("mutex") */
+    bool counted;           /* in conc__parked_forever until woken (activity.h) */
     conc__context_t context;
 } conc__waiter_t;
 

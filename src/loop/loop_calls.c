@@ -1,0 +1,254 @@
+/*
+ * Callbacks: the ready FIFO, the timer heap (core/timerheap.h, the same
+ * structure as the timer service) and the remote queue that other threads
+ * push to.
+ *
+ * Entries come from chunks owned by the loop and are recycled through a free
+ * list, never returned to malloc() before the loop is destroyed: a handle
+ * (entry, seq) can therefore always be checked, even long after its entry
+ * ran, without touching freed memory.
+ */
+#include <stdlib.h>
+
+#include "loop_internal.h"
+
+enum { CHUNK_ENTRIES = 256 };
+
+#define ENTRY_OF_TNODE(n) ((conc__entry_t *)((char *)(n)-offsetof(conc__entry_t, tnode)))
+
+static int grow_entries(conc__loop_t *l)
+{
+    if (l->nchunks == l->chunks_cap) {
+        size_t cap = l->chunks_cap ? l->chunks_cap * 2 : 16;
+        void **chunks = realloc(l->chunks, cap * sizeof *chunks);
+        if (!chunks)
+            return CONC_ENOMEM;
+        l->chunks = chunks;
+        l->chunks_cap = cap;
+    }
+    conc__entry_t *chunk = calloc(CHUNK_ENTRIES, sizeof *chunk);
+    if (!chunk)
+        return CONC_ENOMEM;
+    l->chunks[l->nchunks++] = chunk;
+    for (int i = CHUNK_ENTRIES - 1; i >= 0; i--) {
+        chunk[i].owner = l;
+        chunk[i].next = l->free_entries;
+        l->free_entries = &chunk[i];
+    }
+    return 0;
+}
+
+conc__entry_t *conc__entry_alloc(conc__loop_t *l)
+{
+    if (CONC_UNLIKELY(!l->free_entries) && grow_entries(l) != 0)
+        return NULL;
+    conc__entry_t *e = l->free_entries;
+    l->free_entries = e->next;
+    e->next = NULL;
+    e->seq = ++l->next_seq;
+    e->cancelled = false;
+    e->embedded = false;
+    return e;
+}
+
+void conc__entry_free(conc__loop_t *l, conc__entry_t *e)
+{
+    e->where = ENTRY_FREE;
+    e->seq = 0;
+    e->next = l->free_entries;
+    l->free_entries = e;
+}
+
+void conc__entries_destroy(conc__loop_t *l)
+{
+    for (size_t i = 0; i < l->nchunks; i++)
+        free(l->chunks[i]);
+    free(l->chunks);
+    l->chunks = NULL;
+    l->nchunks = l->chunks_cap = 0;
+    l->free_entries = NULL;
+}
+
+void conc__ready_push(conc__loop_t *l, conc__entry_t *e)
+{
+    e->where = ENTRY_READY;
+    e->next = NULL;
+    if (l->ready_tail)
+        l->ready_tail->next = e;
+    else
+        l->ready_head = e;
+    l->ready_tail = e;
+    l->ready_count++;
+}
+
+conc__entry_t *conc__ready_pop(conc__loop_t *l)
+{
+    conc__entry_t *e = l->ready_head;
+
+    if (e) {
+        l->ready_head = e->next;
+        if (!l->ready_head)
+            l->ready_tail = NULL;
+        l->ready_count--;
+        e->next = NULL;
+    }
+    return e;
+}
+
+int conc__timer_add(conc__loop_t *l, conc__entry_t *e, int64_t when)
+{
+    int rc = conc__timerheap_insert(&l->timers, &e->tnode, when);
+
+    if (rc == 0)
+        e->where = ENTRY_TIMED;
+    return rc;
+}
+
+void conc__timer_remove(conc__loop_t *l, conc__entry_t *e)
+{
+    if (e->where == ENTRY_TIMED) {
+        conc__timerheap_remove(&l->timers, &e->tnode);
+        e->where = ENTRY_FREE;
+    }
+}
+
+void conc__timers_expire(conc__loop_t *l, int64_t now)
+{
+    conc__tnode_t *n;
+
+    while ((n = conc__timerheap_pop_expired(&l->timers, now)) != NULL) {
+        conc__entry_t *e = ENTRY_OF_TNODE(n);
+        if (e->embedded) {
+            /* A task's deadline: decided now, so that no stale expiry can
+             * outlive the block it was for. */
+            e->where = ENTRY_FREE;
+            e->fn(l->pub, e->arg);
+            continue;
+        }
+        l->timer_entries--;
+        conc__ready_push(l, e);
+    }
+}
+
+static int schedule(conc_loop_t *loop, int64_t when, conc_loop_cb fn, void *arg,
+                    conc_handle_t *handle)
+{
+    conc__loop_t *l = conc__loop_of(loop);
+
+    if (!l || !fn)
+        return CONC_EINVAL;
+    if (!conc__loop_owned_here(l))
+        return CONC_EPERM;
+    conc__entry_t *e = conc__entry_alloc(l);
+    if (!e)
+        return CONC_ENOMEM;
+    e->fn = fn;
+    e->arg = arg;
+    if (when < 0) {
+        conc__ready_push(l, e);
+    } else {
+        int rc = conc__timer_add(l, e, when);
+        if (rc != 0) {
+            conc__entry_free(l, e);
+            return rc;
+        }
+        l->timer_entries++;
+    }
+    if (handle)
+        *handle = (conc_handle_t){ e, e->seq };
+    return 0;
+}
+
+int conc_loop_call_soon(conc_loop_t *loop, conc_loop_cb fn, void *arg, conc_handle_t *handle)
+{
+    return schedule(loop, -1, fn, arg, handle);
+}
+
+int conc_loop_call_at(conc_loop_t *loop, int64_t when_ns, conc_loop_cb fn, void *arg,
+                      conc_handle_t *handle)
+{
+    if (when_ns < 0)
+        return CONC_EINVAL;
+    return schedule(loop, when_ns, fn, arg, handle);
+}
+
+int conc_loop_call_later(conc_loop_t *loop, int64_t delay_ns, conc_loop_cb fn, void *arg,
+                         conc_handle_t *handle)
+{
+    if (delay_ns < 0)
+        return CONC_EINVAL;
+    if (delay_ns > CONC_TIMEOUT_MAX)
+        delay_ns = CONC_TIMEOUT_MAX;
+    return schedule(loop, conc_now_ns() + delay_ns, fn, arg, handle);
+}
+
+int conc_loop_cancel(conc_loop_t *loop, conc_handle_t handle)
+{
+    conc__loop_t *l = conc__loop_of(loop);
+    conc__entry_t *e = handle.node_;
+
+    if (!l)
+        return CONC_EINVAL;
+    if (!conc__loop_owned_here(l))
+        return CONC_EPERM;
+    if (!e)
+        return CONC_ESRCH;
+    if (e->owner != l)
+        return CONC_EINVAL;
+    if (e->seq != handle.seq_ || e->cancelled)
+        return CONC_ESRCH;
+    if (e->where == ENTRY_TIMED) {
+        conc__timerheap_remove(&l->timers, &e->tnode);
+        l->timer_entries--;
+        conc__entry_free(l, e);
+        return 0;
+    }
+    if (e->where == ENTRY_READY) {
+        e->cancelled = true; /* skipped, then freed, when its turn comes */
+        return 0;
+    }
+    return CONC_ESRCH; /* running now */
+}
+
+/* ---- the remote queue ---- */
+
+void conc__remote_push(conc__loop_t *l, conc__remote_t *r)
+{
+    conc__mpsc_push(&l->remote, &r->node);
+    conc__loop_wake(l);
+}
+
+int conc_loop_call_soon_threadsafe(conc_loop_t *loop, conc_loop_cb fn, void *arg)
+{
+    conc__loop_t *l = conc__loop_of(loop);
+
+    if (!l || !fn)
+        return CONC_EINVAL;
+    conc__remote_t *r = malloc(sizeof *r);
+    if (!r)
+        return CONC_ENOMEM;
+    r->fn = fn;
+    r->arg = arg;
+    r->heap = true;
+    atomic_fetch_add_explicit(&l->remote_busy, 1, memory_order_acquire);
+    conc__remote_push(l, r);
+    atomic_fetch_sub_explicit(&l->remote_busy, 1, memory_order_release);
+    return 0;
+}
+
+void conc__remote_drain(conc__loop_t *l)
+{
+    conc__mpsc_node_t *n;
+
+    /* Run in push order now: a remote callback is "ready" as soon as the
+     * loop sees it, and running it here keeps it ahead of anything it
+     * schedules itself with call_soon. */
+    while ((n = conc__mpsc_pop(&l->remote)) != NULL) {
+        conc__remote_t *r = (conc__remote_t *)n;
+        conc_loop_cb fn = r->fn;
+        void *arg = r->arg;
+        if (r->heap)
+            free(r);
+        fn(l->pub, arg);
+    }
+}

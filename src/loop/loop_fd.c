@@ -1,0 +1,255 @@
+/*
+ * Descriptors: reader and writer callbacks, tasks in conc_wait_fd(), and the
+ * dispatch of what the poller reports.
+ *
+ * The loop keeps, per descriptor, who watches it for reading and for writing
+ * (a callback or a task, never both: a second watcher of the same direction
+ * is CONC_EBUSY) and tells the poller only what changed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loop_internal.h"
+
+enum { FIRST_EVENTS = 64, MAX_EVENTS = 4096 };
+
+int conc__fd_init(conc__loop_t *l)
+{
+    l->events = malloc(FIRST_EVENTS * sizeof *l->events);
+    if (!l->events)
+        return CONC_ENOMEM;
+    l->events_cap = FIRST_EVENTS;
+    int rc = l->poller_ops->update(l->poller, l->wakefd.read_fd, 0, CONC_READABLE);
+    if (rc != 0) {
+        free(l->events);
+        l->events = NULL;
+    }
+    return rc;
+}
+
+void conc__fd_destroy(conc__loop_t *l)
+{
+    /* The poller is closed next, which forgets every registration; the
+     * descriptors themselves belong to the application. */
+    free(l->fds);
+    free(l->events);
+    l->fds = NULL;
+    l->events = NULL;
+    l->nfds_cap = 0;
+}
+
+static conc__fdwatch_t *watch_of(conc__loop_t *l, int fd)
+{
+    if (fd < l->nfds_cap)
+        return &l->fds[fd];
+    int cap = l->nfds_cap ? l->nfds_cap : 64;
+    while (cap <= fd)
+        cap *= 2;
+    conc__fdwatch_t *fds = realloc(l->fds, (size_t)cap * sizeof *fds);
+    if (!fds)
+        return NULL;
+    memset(fds + l->nfds_cap, 0, (size_t)(cap - l->nfds_cap) * sizeof *fds);
+    l->fds = fds;
+    l->nfds_cap = cap;
+    return &l->fds[fd];
+}
+
+static unsigned wanted_events(const conc__fdwatch_t *w)
+{
+    return ((w->read_fn || w->read_task) ? CONC_READABLE : 0) |
+           ((w->write_fn || w->write_task) ? CONC_WRITABLE : 0);
+}
+
+/* Tell the poller what fd's watchers want now. */
+static int sync_events(conc__loop_t *l, int fd)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
+    unsigned want = wanted_events(w);
+
+    if (want == w->events)
+        return 0;
+    int rc = l->poller_ops->update(l->poller, fd, w->events, want);
+    if (rc != 0 && want != 0)
+        return rc;
+    if (!w->events && want)
+        l->nwatched++;
+    else if (w->events && !want)
+        l->nwatched--;
+    w->events = want;
+    return 0;
+}
+
+static bool direction_taken(const conc__fdwatch_t *w, unsigned events)
+{
+    if ((events & CONC_READABLE) && (w->read_fn || w->read_task))
+        return true;
+    return (events & CONC_WRITABLE) && (w->write_fn || w->write_task);
+}
+
+static int add_callback(conc_loop_t *loop, int fd, unsigned dir, conc_fd_cb fn, void *arg)
+{
+    conc__loop_t *l = conc__loop_of(loop);
+
+    if (!l || !fn || fd < 0)
+        return CONC_EINVAL;
+    if (!conc__loop_owned_here(l))
+        return CONC_EPERM;
+    conc__fdwatch_t *w = watch_of(l, fd);
+    if (!w)
+        return CONC_ENOMEM;
+    if (direction_taken(w, dir))
+        return CONC_EBUSY;
+    if (dir == CONC_READABLE) {
+        w->read_fn = fn;
+        w->read_arg = arg;
+    } else {
+        w->write_fn = fn;
+        w->write_arg = arg;
+    }
+    int rc = sync_events(l, fd);
+    if (rc != 0) {
+        w = &l->fds[fd];
+        if (dir == CONC_READABLE)
+            w->read_fn = NULL;
+        else
+            w->write_fn = NULL;
+    }
+    return rc;
+}
+
+static int remove_callback(conc_loop_t *loop, int fd, unsigned dir)
+{
+    conc__loop_t *l = conc__loop_of(loop);
+
+    if (!l || fd < 0)
+        return CONC_EINVAL;
+    if (!conc__loop_owned_here(l))
+        return CONC_EPERM;
+    if (fd >= l->nfds_cap)
+        return CONC_ESRCH;
+    conc__fdwatch_t *w = &l->fds[fd];
+    conc_fd_cb *slot = dir == CONC_READABLE ? &w->read_fn : &w->write_fn;
+    if (!*slot)
+        return CONC_ESRCH;
+    *slot = NULL;
+    sync_events(l, fd); /* removing cannot fail that matters */
+    return 0;
+}
+
+int conc_loop_add_reader(conc_loop_t *loop, int fd, conc_fd_cb fn, void *arg)
+{
+    return add_callback(loop, fd, CONC_READABLE, fn, arg);
+}
+
+int conc_loop_add_writer(conc_loop_t *loop, int fd, conc_fd_cb fn, void *arg)
+{
+    return add_callback(loop, fd, CONC_WRITABLE, fn, arg);
+}
+
+int conc_loop_remove_reader(conc_loop_t *loop, int fd)
+{
+    return remove_callback(loop, fd, CONC_READABLE);
+}
+
+int conc_loop_remove_writer(conc_loop_t *loop, int fd)
+{
+    return remove_callback(loop, fd, CONC_WRITABLE);
+}
+
+static void dispatch_one(conc__loop_t *l, int fd, unsigned events, unsigned dir)
+{
+    if (!(events & dir) || fd >= l->nfds_cap)
+        return;
+    /* Re-read the slot each time: a callback may add or remove watchers,
+     * which can move the table. */
+    conc__fdwatch_t *w = &l->fds[fd];
+    conc_task_t *t = dir == CONC_READABLE ? w->read_task : w->write_task;
+    if (t) {
+        t->fd_ready |= dir;
+        conc__task_context_ops.wake(t);
+        return;
+    }
+    conc_fd_cb fn = dir == CONC_READABLE ? w->read_fn : w->write_fn;
+    void *arg = dir == CONC_READABLE ? w->read_arg : w->write_arg;
+    if (fn)
+        fn(l->pub, fd, dir, arg);
+}
+
+static void grow_events(conc__loop_t *l)
+{
+    if (l->events_cap >= MAX_EVENTS)
+        return;
+    conc__poll_event_t *ev = realloc(l->events, (size_t)l->events_cap * 2 * sizeof *ev);
+    if (ev) {
+        l->events = ev;
+        l->events_cap *= 2;
+    }
+}
+
+int conc__fd_poll(conc__loop_t *l, int64_t deadline)
+{
+    int n = l->poller_ops->wait(l->poller, deadline, l->events, l->events_cap);
+
+    if (n < 0)
+        return n;
+    for (int i = 0; i < n; i++) {
+        int fd = l->events[i].fd;
+        unsigned ev = l->events[i].events;
+        if (fd == l->wakefd.read_fd) {
+            conc__os_wakefd_drain(&l->wakefd);
+            atomic_store_explicit(&l->wake_pending, 0, memory_order_seq_cst);
+            continue;
+        }
+        dispatch_one(l, fd, ev, CONC_READABLE);
+        dispatch_one(l, fd, ev, CONC_WRITABLE);
+    }
+    if (n == l->events_cap)
+        grow_events(l);
+    return n;
+}
+
+static void set_task(conc__fdwatch_t *w, unsigned events, conc_task_t *t)
+{
+    if (events & CONC_READABLE)
+        w->read_task = t;
+    if (events & CONC_WRITABLE)
+        w->write_task = t;
+}
+
+int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, bool cancellable)
+{
+    conc_task_t *t = ctx;
+    conc__loop_t *l = t->loop;
+
+    if (conc_coro_current() != &t->coro)
+        return CONC_EPERM; /* inside a coroutine of the task's own */
+    conc__fdwatch_t *w = watch_of(l, fd);
+    if (!w)
+        return CONC_ENOMEM;
+    if (direction_taken(w, events))
+        return CONC_EBUSY;
+    set_task(w, events, t);
+    int rc = sync_events(l, fd);
+    if (rc != 0) {
+        set_task(&l->fds[fd], events, NULL);
+        return rc;
+    }
+    t->fd_ready = 0;
+    t->wait_fd = fd;
+    t->wait_what = events == CONC_READABLE   ? "fd readable"
+                   : events == CONC_WRITABLE ? "fd writable"
+                                             : "fd readable or writable";
+    for (;;) {
+        rc = conc__task_block(t, deadline, cancellable);
+        if (rc != 0)
+            break;
+        if (t->fd_ready & events) {
+            rc = (int)(t->fd_ready & events);
+            break;
+        }
+    }
+    set_task(&l->fds[fd], events, NULL);
+    sync_events(l, fd);
+    t->wait_what = NULL;
+    return rc;
+}

@@ -1,0 +1,206 @@
+/*
+ * The event loop's private structures, shared by the files of src/loop/.
+ *
+ * Threads: everything here belongs to the loop's thread except the remote
+ * queue (mpsc.h), the task park words, a task's completion lock and waiters,
+ * and the counters documented as atomic. docs/loop.md describes the design.
+ */
+#ifndef CONC_LOOP_INTERNAL_H
+#define CONC_LOOP_INTERNAL_H
+
+#include "conc/coro.h"
+#include "conc/loop.h"
+#include "conc/task.h"
+#include "core/timerheap.h"
+#include "core/waitq.h"
+#include "mpsc.h"
+#include "poller.h"
+
+typedef struct conc__loop conc__loop_t;
+
+/*
+ * A runnable entry: a callback (from call_soon/later/at), or the step of a
+ * task (embedded in the task). Entries sit in the ready FIFO, in the timer
+ * heap, or on the free list. seq names the scheduling, so a stale handle
+ * (whose entry ran, was cancelled, or was reused) is recognised.
+ */
+typedef struct conc__entry {
+    struct conc__entry *next; /* ready FIFO or free list */
+    conc__loop_t *owner;      /* checked when a handle is cancelled */
+    struct conc__timer_node tnode;
+    conc_loop_cb fn;
+    void *arg;
+    uint64_t seq;   /* 0 while free */
+    uint8_t where;  /* ENTRY_FREE, ENTRY_READY, ENTRY_TIMED */
+    bool cancelled; /* a READY entry that must be skipped */
+    bool embedded;  /* part of a task: never on the free list */
+} conc__entry_t;
+
+enum { ENTRY_FREE = 0, ENTRY_READY = 1, ENTRY_TIMED = 2, ENTRY_RUNNING = 3 };
+
+/* A node of the remote (thread-safe) queue. */
+typedef struct conc__remote {
+    conc__mpsc_node_t node; /* first: the queue gives back this address */
+    conc_loop_cb fn;
+    void *arg;
+    bool heap; /* malloc()ed by call_soon_threadsafe; freed after running */
+} conc__remote_t;
+
+/* What one descriptor is watched for, and by whom. */
+typedef struct conc__fdwatch {
+    conc_fd_cb read_fn, write_fn;
+    void *read_arg, *write_arg;
+    conc_task_t *read_task, *write_task; /* tasks in conc_wait_fd() */
+    unsigned events;                     /* what the poller watches */
+} conc__fdwatch_t;
+
+/* Called with the task's lock held when it finishes (taskgroups, gather). */
+typedef struct conc__task_watcher {
+    struct conc__task_watcher *next;
+    void (*fn)(struct conc__task_watcher *w, conc_task_t *t);
+} conc__task_watcher_t;
+
+/* Park word of a task (the same three states as the OS parker). */
+enum { PARK_EMPTY = 0, PARK_PARKED = 1, PARK_NOTIFIED = 2 };
+/* Why a parked task was made ready by the loop rather than by a wake. */
+enum { WAKE_NONE = 0, WAKE_TIMEOUT = 1, WAKE_CANCEL = 2 };
+
+struct conc_task {
+    conc_coro_t coro;
+    conc__loop_t *loop;
+    conc__entry_t step;     /* in the ready FIFO while READY */
+    conc__entry_t deadline; /* in the timer heap while a timed block waits */
+    conc__remote_t remote;  /* woken from another thread: queued here */
+    _Atomic uint32_t park;  /* PARK_* */
+    uint8_t state;          /* conc_task_state_t */
+    uint8_t wake_reason;    /* WAKE_*, set by the loop when it readies */
+    bool cancellable;       /* the current block may be cancelled */
+    bool detached;          /* released by its owner: free when done */
+    bool started;           /* its function has been entered */
+    int cancel_requests;    /* not yet delivered */
+    bool cancel_seen;       /* at least one cancel was requested */
+    int status;
+    void *result;
+    conc_task_fn fn;
+    void *arg;
+    uint64_t done_seq; /* completion order, for gather's "first failure" */
+    /* What the task waits on, for conc_loop_dump(). */
+    const char *wait_what;
+    int wait_fd;
+    unsigned fd_ready; /* set by the loop when the fd it waits on fires */
+    /* Completion, observable from any thread. */
+    conc__os_lock_t lock;
+    _Atomic bool done;
+    conc__waitq_t joiners;
+    conc__task_watcher_t *watchers;
+    /* The loop's lists (under the loop's tasks_lock). */
+    conc_task_t *prev_task, *next_task;
+    char name[32];
+};
+
+struct conc__loop {
+    conc_loop_t *pub;
+    const conc__poller_ops_t *poller_ops;
+    conc__poller_t *poller;
+    conc__os_wakefd_t wakefd;
+
+    /* The ready FIFO: callbacks and task steps, in order. */
+    conc__entry_t *ready_head, *ready_tail;
+    size_t ready_count;
+    conc__timerheap_t timers;
+    size_t timer_entries; /* callbacks in the heap (not task deadlines) */
+    uint64_t next_seq;
+
+    /* Free entries and the chunks they come from. */
+    conc__entry_t *free_entries;
+    void **chunks;
+    size_t nchunks, chunks_cap;
+
+    /* Descriptors. */
+    conc__fdwatch_t *fds;
+    int nfds_cap;
+    size_t nwatched; /* descriptors with watchers (callbacks or tasks) */
+    conc__poll_event_t *events;
+    int events_cap;
+
+    /* Cross-thread entry points. */
+    conc__mpsc_t remote;
+    _Atomic int sleeping;     /* the loop is (about to be) in its poller */
+    _Atomic int wake_pending; /* the wake-up descriptor was signalled */
+    _Atomic int remote_busy;  /* threads inside a remote push or wake */
+    _Atomic int stop;
+    _Atomic int pending_refs; /* outstanding bridges (to_thread, ...) */
+
+    /* Running. */
+    bool detect_deadlock;
+    bool running;
+    const void *owner; /* the running thread's parker */
+    conc_task_t *current;
+
+    /* Tasks: live (not finished) and finished-but-kept, under tasks_lock. */
+    conc__os_lock_t tasks_lock;
+    conc_task_t *live, *finished;
+    size_t nlive;
+    size_t nblocked_forever; /* for deadlock detection */
+    uint64_t task_counter;
+};
+
+/* ---- loop.c ---- */
+conc__loop_t *conc__loop_of(const conc_loop_t *loop);
+/* True when the calling thread may use the loop's single-threaded API: it
+ * runs the loop, or nobody does. */
+bool conc__loop_owned_here(const conc__loop_t *l);
+/* The loop the calling thread runs (NULL if none). */
+conc__loop_t *conc__loop_running_here(void);
+/* Wake the loop from another thread if it sleeps (coalesced). */
+void conc__loop_wake(conc__loop_t *l);
+/* Run l until done(arg), or CONC_EDEADLK when nothing can happen any more. */
+int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *arg);
+
+/* ---- loop_calls.c ---- */
+conc__entry_t *conc__entry_alloc(conc__loop_t *l);
+void conc__entry_free(conc__loop_t *l, conc__entry_t *e);
+void conc__entries_destroy(conc__loop_t *l);
+void conc__ready_push(conc__loop_t *l, conc__entry_t *e);
+conc__entry_t *conc__ready_pop(conc__loop_t *l);
+int conc__timer_add(conc__loop_t *l, conc__entry_t *e, int64_t when);
+void conc__timer_remove(conc__loop_t *l, conc__entry_t *e);
+/* Move expired timers to the ready FIFO. */
+void conc__timers_expire(conc__loop_t *l, int64_t now);
+/* Push a remote node from any thread and wake the loop. */
+void conc__remote_push(conc__loop_t *l, conc__remote_t *r);
+/* Move everything other threads pushed to the ready FIFO (or run task wakes). */
+void conc__remote_drain(conc__loop_t *l);
+
+/* ---- loop_fd.c ---- */
+int conc__fd_init(conc__loop_t *l);
+void conc__fd_destroy(conc__loop_t *l);
+/* Wait for descriptor events up to deadline and dispatch them. */
+int conc__fd_poll(conc__loop_t *l, int64_t deadline);
+int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, bool cancellable);
+
+/* ---- task.c ---- */
+extern const conc__context_ops_t conc__task_context_ops;
+void conc__task_make_ready(conc_task_t *t);
+void conc__task_free(conc_task_t *t);
+/* The task running on this thread (NULL outside tasks). */
+conc_task_t *conc__task_running(void);
+/* Block the running task (the context op). */
+int conc__task_block(void *ctx, int64_t deadline, bool cancellable);
+
+/* ---- task_wait.c ---- */
+/* Wait until t is done; ECANCELED only when cancellable. */
+int conc__task_wait_done(conc_task_t *t, int64_t deadline, bool cancellable);
+bool conc__task_watch(conc_task_t *t, conc__task_watcher_t *w);
+void conc__task_unwatch(conc_task_t *t, conc__task_watcher_t *w);
+/* Cancel, from any thread (a remote request when not on the loop). */
+int conc__task_cancel_any(conc_task_t *t);
+
+/* How many loops run now, in the whole process. */
+int conc__loops_running(void);
+
+/* ---- loop_dump.c ---- */
+/* True when no task of l can ever be woken (see docs/loop.md). */
+bool conc__loop_deadlocked(conc__loop_t *l);
+
+#endif /* CONC_LOOP_INTERNAL_H */
