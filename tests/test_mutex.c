@@ -411,16 +411,19 @@ static void mutex_sleeping_thread_gets_the_lock_handed_over_after_1ms(void **sta
 }
 
 /* Sleep past the deadline, have the holder unlock (handing the lock over),
- * and only then report the timeout: the worst interleaving of the two. */
+ * and only then report the timeout: the worst interleaving of the two. This
+ * runs inside the context's block, so it sleeps on the OS directly: a
+ * conc_sleep() here would go through the context and swallow the wake-up
+ * that the hand-over sends. */
 static int timeout_after_handoff(struct test_task *f, int64_t deadline)
 {
     struct holder *h = f->arg;
 
     f->timed_block = NULL;
-    conc_sleep_until(deadline);
+    conc__os_sleep_until(deadline);
     atomic_store(&h->phase, 2);
     while (atomic_load(&h->phase) != 3)
-        conc_sleep(CONC_US(100));
+        conc__os_sleep_until(conc_now_ns() + CONC_US(100));
     return CONC_ETIMEDOUT;
 }
 
