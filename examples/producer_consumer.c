@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conc.h"
+#include <conc.h>
 
 #define MAX_THREADS 64
 
