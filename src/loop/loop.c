@@ -100,6 +100,12 @@ int conc_loop_init(conc_loop_t *loop, const conc_loop_attr_t *attr)
     l->detect_deadlock = attr->detect_deadlock;
     conc__timerheap_init(&l->timers);
     conc__mpsc_init(&l->remote);
+    conc__ring_cell_t *cells = malloc(CONC__RING_CELLS * sizeof *cells);
+    if (!cells) {
+        free(l);
+        return CONC_ENOMEM;
+    }
+    conc__ring_cells_init(&l->ring, cells);
     rc = ops->open(&l->poller);
     if (rc != 0)
         goto fail_poller;
@@ -118,6 +124,7 @@ fail_wakefd:
     ops->close(l->poller);
 fail_poller:
     conc__timerheap_destroy(&l->timers);
+    free(l->ring.cells);
     free(l);
     return rc;
 }
@@ -163,6 +170,7 @@ int conc_loop_destroy(conc_loop_t *loop)
     while (atomic_load_explicit(&l->remote_busy, memory_order_acquire) != 0)
         conc__os_thread_yield();
     drop_remote(l);
+    free(l->ring.cells);
     free_finished_tasks(l);
     conc__fd_destroy(l);
     l->poller_ops->close(l->poller);
@@ -233,7 +241,7 @@ static int iterate(conc__loop_t *l, int64_t limit, unsigned *skipped)
             /* Dekker with conc__loop_wake(): either the pusher sees
              * sleeping and signals, or this check sees its entry. */
             atomic_store_explicit(&l->sleeping, 1, memory_order_seq_cst);
-            if (conc__mpsc_maybe_nonempty(&l->remote))
+            if (conc__remote_maybe_nonempty(l))
                 deadline = 0;
         }
         rc = conc__fd_poll(l, deadline);

@@ -212,10 +212,19 @@ int conc_loop_cancel(conc_loop_t *loop, conc_handle_t handle)
 
 /* ---- the remote queue ---- */
 
+/* Everything from other threads runs in the order each thread queued it:
+ * the ring is used only while no linked node is waiting (remote_linked),
+ * and the loop pops linked nodes only once the ring is empty. */
 void conc__remote_push(conc__loop_t *l, conc__remote_t *r)
 {
+    atomic_fetch_add_explicit(&l->remote_linked, 1, memory_order_seq_cst);
     conc__mpsc_push(&l->remote, &r->node);
     conc__loop_wake(l);
+}
+
+static bool ring_usable(conc__loop_t *l)
+{
+    return atomic_load_explicit(&l->remote_linked, memory_order_seq_cst) == 0;
 }
 
 int conc_loop_call_soon_threadsafe(conc_loop_t *loop, conc_loop_cb fn, void *arg)
@@ -224,29 +233,58 @@ int conc_loop_call_soon_threadsafe(conc_loop_t *loop, conc_loop_cb fn, void *arg
 
     if (!l || !fn)
         return CONC_EINVAL;
-    conc__remote_t *r = malloc(sizeof *r);
-    if (!r)
-        return CONC_ENOMEM;
-    r->fn = fn;
-    r->arg = arg;
-    r->heap = true;
     atomic_fetch_add_explicit(&l->remote_busy, 1, memory_order_acquire);
-    conc__remote_push(l, r);
+    int rc = 0;
+    if (ring_usable(l) && conc__ring_push(&l->ring, fn, arg)) {
+        conc__loop_wake(l);
+    } else {
+        conc__remote_t *r = malloc(sizeof *r);
+        if (r) {
+            r->fn = fn;
+            r->arg = arg;
+            r->heap = true;
+            conc__remote_push(l, r);
+        } else {
+            rc = CONC_ENOMEM;
+        }
+    }
     atomic_fetch_sub_explicit(&l->remote_busy, 1, memory_order_release);
-    return 0;
+    return rc;
 }
+
+bool conc__remote_maybe_nonempty(conc__loop_t *l)
+{
+    return conc__ring_maybe_nonempty(&l->ring) || conc__mpsc_maybe_nonempty(&l->remote);
+}
+
+/* At most this many per iteration: producers that never pause must not
+ * keep the loop from its timers and descriptors. */
+enum { DRAIN_MAX = 4 * CONC__RING_CELLS };
 
 void conc__remote_drain(conc__loop_t *l)
 {
-    conc__mpsc_node_t *n;
+    conc_loop_cb fn;
+    void *arg;
 
     /* Run in push order now: a remote callback is "ready" as soon as the
      * loop sees it, and running it here keeps it ahead of anything it
      * schedules itself with call_soon. */
-    while ((n = conc__mpsc_pop(&l->remote)) != NULL) {
-        conc__remote_t *r = (conc__remote_t *)n;
-        conc_loop_cb fn = r->fn;
-        void *arg = r->arg;
+    for (int n = 0; n < DRAIN_MAX; n++) {
+        if (conc__ring_pop(&l->ring, &fn, &arg)) {
+            fn(l->pub, arg);
+            continue;
+        }
+        /* A cell still being written keeps the linked nodes behind it
+         * (they may be the same thread's later calls): next iteration. */
+        if (conc__ring_maybe_nonempty(&l->ring))
+            return;
+        conc__mpsc_node_t *node = conc__mpsc_pop(&l->remote);
+        if (!node)
+            return;
+        atomic_fetch_sub_explicit(&l->remote_linked, 1, memory_order_seq_cst);
+        conc__remote_t *r = (conc__remote_t *)node;
+        fn = r->fn;
+        arg = r->arg;
         if (r->heap)
             free(r);
         fn(l->pub, arg);

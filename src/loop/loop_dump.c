@@ -71,7 +71,7 @@ int conc_loop_dump(conc_loop_t *loop, char *buf, size_t size)
 static bool loop_quiet(conc__loop_t *l)
 {
     return !l->ready_head && conc__timerheap_count(&l->timers) == 0 && l->nwatched == 0 &&
-           !conc__mpsc_maybe_nonempty(&l->remote) &&
+           !conc__remote_maybe_nonempty(l) &&
            atomic_load_explicit(&l->pending_refs, memory_order_seq_cst) == 0 &&
            l->nblocked_forever == l->nlive;
 }

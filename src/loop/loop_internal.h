@@ -14,6 +14,7 @@
 #include "core/timerheap.h"
 #include "core/waitq.h"
 #include "mpsc.h"
+#include "remote_ring.h"
 #include "poller.h"
 
 typedef struct conc__loop conc__loop_t;
@@ -124,7 +125,10 @@ struct conc__loop {
     int events_cap;
 
     /* Cross-thread entry points. */
-    conc__mpsc_t remote;
+    conc__remote_ring_t ring; /* call_soon_threadsafe() while not full */
+    conc__mpsc_t remote;      /* task wake-ups, and the ring's overflow */
+    _Atomic long remote_linked; /* nodes pushed on `remote`, not yet popped:
+                                 * while any, callbacks queue behind them */
     _Atomic int sleeping;     /* the loop is (about to be) in its poller */
     _Atomic int wake_pending; /* the wake-up descriptor was signalled */
     _Atomic int remote_busy;  /* threads inside a remote push or wake */
@@ -171,6 +175,8 @@ void conc__timers_expire(conc__loop_t *l, int64_t now);
 void conc__remote_push(conc__loop_t *l, conc__remote_t *r);
 /* Move everything other threads pushed to the ready FIFO (or run task wakes). */
 void conc__remote_drain(conc__loop_t *l);
+/* The loop's thread: false only when nothing from other threads is queued. */
+bool conc__remote_maybe_nonempty(conc__loop_t *l);
 
 /* ---- loop_fd.c ---- */
 int conc__fd_init(conc__loop_t *l);
