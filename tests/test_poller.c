@@ -124,6 +124,89 @@ static unsigned ready_now(const conc__poller_ops_t *ops, conc__poller_t *p, int 
     return events_of(&r, fd);
 }
 
+/* ---- one-shot registrations (CONC__POLL_ONESHOT) ---------------------- */
+
+/* Backends may ignore one-shot (kqueue does); epoll and poll honour it. */
+static bool honours_oneshot(const conc__poller_ops_t *ops)
+{
+    return ops->kind != CONC_POLLER_KQUEUE;
+}
+
+BACKEND_TEST(oneshot_is_reported_once_until_rearmed)
+{
+    conc__poller_t *p = open_poller(ops);
+    unsigned once = CONC_READABLE | CONC__POLL_ONESHOT;
+    int fds[2];
+
+    make_pipe(fds);
+    assert_rc(0, ops->update(p, fds[0], 0, once));
+    assert_int_equal(0, ready_now(ops, p, fds[0]));
+    put_byte(fds[1]);
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, fds[0]));
+    if (honours_oneshot(ops)) {
+        /* Still readable, but spent: nothing until the next update. */
+        assert_int_equal(0, ready_now(ops, p, fds[0]));
+        assert_int_equal(0, ready_now(ops, p, fds[0]));
+    }
+    assert_rc(0, ops->update(p, fds[0], once, once));
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, fds[0]));
+    /* Back to level-triggered: reported at every wait again. */
+    assert_rc(0, ops->update(p, fds[0], once, CONC_READABLE));
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, fds[0]));
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, fds[0]));
+    assert_rc(0, ops->update(p, fds[0], CONC_READABLE, 0));
+    assert_int_equal(0, ready_now(ops, p, fds[0]));
+    ops->close(p);
+    close_pair(fds);
+}
+
+BACKEND_TEST(spent_oneshot_of_a_hung_up_descriptor_stays_quiet)
+{
+    conc__poller_t *p = open_poller(ops);
+    unsigned once = CONC_READABLE | CONC__POLL_ONESHOT;
+    int fds[2];
+
+    make_socketpair(fds);
+    assert_rc(0, ops->update(p, fds[0], 0, once));
+    close(fds[1]); /* a hang-up: poll() reports it even for no events */
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, fds[0]));
+    if (honours_oneshot(ops))
+        assert_int_equal(0, ready_now(ops, p, fds[0]));
+    assert_rc(0, ops->update(p, fds[0], once, 0));
+    assert_int_equal(0, ready_now(ops, p, fds[0]));
+    ops->close(p);
+    close(fds[0]);
+}
+
+/* The loop keeps a spent registration while the descriptor may be closed
+ * and its number reused: re-arming the new descriptor must watch it. */
+BACKEND_TEST(rearming_a_reused_descriptor_number_watches_the_new_descriptor)
+{
+    conc__poller_t *p = open_poller(ops);
+    unsigned once = CONC_READABLE | CONC__POLL_ONESHOT;
+    int a[2], b[2];
+
+    make_pipe(a);
+    assert_rc(0, ops->update(p, a[0], 0, once));
+    put_byte(a[1]);
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, a[0]));
+    int num = a[0];
+    close_pair(a);
+    make_pipe(b);
+    if (b[0] != num) { /* take the same number for the new read end */
+        assert_int_equal(num, dup2(b[0], num));
+        close(b[0]);
+        b[0] = num;
+    }
+    assert_rc(0, ops->update(p, num, once, once));
+    assert_int_equal(0, ready_now(ops, p, num));
+    put_byte(b[1]);
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, num));
+    assert_rc(0, ops->update(p, num, once, 0));
+    ops->close(p);
+    close_pair(b);
+}
+
 /* ---- readiness -------------------------------------------------------- */
 
 BACKEND_TEST(pipe_with_data_is_reported_readable)
@@ -646,6 +729,9 @@ static void wakefd_signal_from_a_signal_handler_makes_it_readable(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(oneshot_is_reported_once_until_rearmed),
+        cmocka_unit_test(spent_oneshot_of_a_hung_up_descriptor_stays_quiet),
+        cmocka_unit_test(rearming_a_reused_descriptor_number_watches_the_new_descriptor),
         cmocka_unit_test(pipe_with_data_is_reported_readable),
         cmocka_unit_test(socket_with_room_is_reported_writable),
         cmocka_unit_test(readable_and_writable_are_reported_together),

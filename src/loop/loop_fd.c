@@ -60,22 +60,44 @@ static unsigned wanted_events(const conc__fdwatch_t *w)
            ((w->write_fn || w->write_task) ? CONC_WRITABLE : 0);
 }
 
-/* Tell the poller what fd's watchers want now. */
+/* One task alone (no callback, no second task) watches fd: its
+ * registration can be one-shot (CONC__POLL_ONESHOT in poller.h). */
+static bool one_task_alone(const conc__fdwatch_t *w)
+{
+    if (w->read_fn || w->write_fn)
+        return false;
+    return !w->read_task || !w->write_task || w->read_task == w->write_task;
+}
+
+static void set_counted(conc__loop_t *l, conc__fdwatch_t *w, bool watched)
+{
+    if (watched != w->counted)
+        l->nwatched += watched ? 1 : (size_t)-1;
+    w->counted = watched;
+}
+
+/* Tell the poller what fd's watchers want now. A one-shot registration
+ * that has fired watches nothing any more: it is left in place, so that
+ * the task's next wait on fd re-arms it with one call. */
 static int sync_events(conc__loop_t *l, int fd)
 {
     conc__fdwatch_t *w = &l->fds[fd];
     unsigned want = wanted_events(w);
+    unsigned target = want && one_task_alone(w) ? want | CONC__POLL_ONESHOT : want;
 
-    if (want == w->events)
-        return 0;
-    int rc = l->poller_ops->update(l->poller, fd, w->events, want);
-    if (rc != 0 && want != 0)
-        return rc;
-    if (!w->events && want)
-        l->nwatched++;
-    else if (w->events && !want)
-        l->nwatched--;
-    w->events = want;
+    if (!target) {
+        if (w->events && w->armed)
+            l->poller_ops->update(l->poller, fd, w->events, 0); /* cannot fail that matters */
+        if (w->armed)
+            w->events = 0;
+    } else if (target != w->events || !w->armed) {
+        int rc = l->poller_ops->update(l->poller, fd, w->events, target);
+        if (rc != 0)
+            return rc;
+        w->events = target;
+        w->armed = true;
+    }
+    set_counted(l, w, want != 0);
     return 0;
 }
 
@@ -156,6 +178,21 @@ int conc_loop_remove_writer(conc_loop_t *loop, int fd)
     return remove_callback(loop, fd, CONC_WRITABLE);
 }
 
+/* The poller reported fd: a one-shot registration is spent now; one that
+ * nobody watches any more (a backend that ignores one-shot) is removed. */
+static void reported(conc__loop_t *l, int fd)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
+
+    if (w->events & CONC__POLL_ONESHOT)
+        w->armed = false;
+    if (!wanted_events(w) && w->events) {
+        l->poller_ops->update(l->poller, fd, w->events, 0);
+        w->events = 0;
+        w->armed = false;
+    }
+}
+
 static void dispatch_one(conc__loop_t *l, int fd, unsigned events, unsigned dir)
 {
     if (!(events & dir) || fd >= l->nfds_cap)
@@ -200,6 +237,9 @@ int conc__fd_poll(conc__loop_t *l, int64_t deadline)
             atomic_store_explicit(&l->wake_pending, 0, memory_order_seq_cst);
             continue;
         }
+        if (fd >= l->nfds_cap)
+            continue;
+        reported(l, fd);
         dispatch_one(l, fd, ev, CONC_READABLE);
         dispatch_one(l, fd, ev, CONC_WRITABLE);
     }

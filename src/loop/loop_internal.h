@@ -52,7 +52,9 @@ typedef struct conc__fdwatch {
     conc_fd_cb read_fn, write_fn;
     void *read_arg, *write_arg;
     conc_task_t *read_task, *write_task; /* tasks in conc_wait_fd() */
-    unsigned events;                     /* what the poller watches */
+    unsigned events; /* what the poller was told (0: nothing registered) */
+    bool armed;      /* false: a one-shot registration that has fired */
+    bool counted;    /* has watchers: counted in the loop's nwatched */
 } conc__fdwatch_t;
 
 /* Called with the task's lock held when it finishes (taskgroups, gather). */

@@ -60,8 +60,9 @@ static int ctl(conc__poller_t *p, int op, int fd, unsigned events)
 {
     struct epoll_event e = { 0 };
 
-    e.events =
-        ((events & CONC_READABLE) ? EPOLLIN : 0u) | ((events & CONC_WRITABLE) ? EPOLLOUT : 0u);
+    e.events = ((events & CONC_READABLE) ? EPOLLIN : 0u) |
+               ((events & CONC_WRITABLE) ? EPOLLOUT : 0u) |
+               ((events & CONC__POLL_ONESHOT) ? EPOLLONESHOT : 0u);
     e.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)events << 32;
     return epoll_ctl(p->epfd, op, fd, &e);
 }
@@ -152,7 +153,7 @@ static int reserve(conc__poller_t *p, int max)
 
 static unsigned ready_of(const struct epoll_event *e)
 {
-    unsigned watched = (unsigned)(e->data.u64 >> 32);
+    unsigned watched = (unsigned)(e->data.u64 >> 32) & (CONC_READABLE | CONC_WRITABLE);
 
     if (e->events & (EPOLLERR | EPOLLHUP))
         return watched; /* the reader's or writer's next call sees it */

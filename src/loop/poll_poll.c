@@ -16,13 +16,16 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "poller.h"
 
 struct conc__poller {
-    struct pollfd *fds; /* the watched descriptors, dense */
+    struct pollfd *fds; /* the watched descriptors, dense; a one-shot slot
+                         * that fired holds -fd - 1, which poll() skips */
+    bool *once;         /* per slot: CONC__POLL_ONESHOT */
     int n, cap;
     int *slot_of; /* fd -> 1 + its index in fds; 0 when not watched */
     int nslots;
@@ -44,6 +47,7 @@ static void poll_close(conc__poller_t *p)
     if (!p)
         return;
     free(p->fds);
+    free(p->once);
     free(p->slot_of);
     free(p);
 }
@@ -52,6 +56,12 @@ static short to_poll(unsigned events)
 {
     return (short)(((events & CONC_READABLE) ? POLLIN : 0) |
                    ((events & CONC_WRITABLE) ? POLLOUT : 0));
+}
+
+/* The descriptor of a slot, armed or not. */
+static int fd_of(const struct pollfd *f)
+{
+    return f->fd >= 0 ? f->fd : -f->fd - 1;
 }
 
 static int slot_find(const conc__poller_t *p, int fd)
@@ -87,6 +97,10 @@ static int grow_fds(conc__poller_t *p)
     if (!f)
         return CONC_ENOMEM;
     p->fds = f;
+    bool *once = realloc(p->once, (size_t)cap * sizeof *once);
+    if (!once)
+        return CONC_ENOMEM; /* fds is just bigger than needed */
+    p->once = once;
     p->cap = cap;
     return 0;
 }
@@ -100,14 +114,17 @@ static int add(conc__poller_t *p, int fd, unsigned events)
     if (grow_map(p, fd) != 0 || grow_fds(p) != 0)
         return CONC_ENOMEM;
     p->fds[p->n] = (struct pollfd){ .fd = fd, .events = to_poll(events), .revents = 0 };
+    p->once[p->n] = (events & CONC__POLL_ONESHOT) != 0;
     p->slot_of[fd] = ++p->n;
     return 0;
 }
 
 static void del(conc__poller_t *p, int fd, int slot)
 {
-    p->fds[slot] = p->fds[--p->n];
-    p->slot_of[p->fds[slot].fd] = slot + 1;
+    p->n--;
+    p->fds[slot] = p->fds[p->n];
+    p->once[slot] = p->once[p->n];
+    p->slot_of[fd_of(&p->fds[slot])] = slot + 1;
     p->slot_of[fd] = 0;
 }
 
@@ -126,7 +143,9 @@ static int poll_update(conc__poller_t *p, int fd, unsigned old_events, unsigned 
     }
     if (slot < 0)
         return add(p, fd, new_events);
+    p->fds[slot].fd = fd; /* re-arms a one-shot slot that fired */
     p->fds[slot].events = to_poll(new_events);
+    p->once[slot] = (new_events & CONC__POLL_ONESHOT) != 0;
     return 0;
 }
 
@@ -173,6 +192,8 @@ static int collect(conc__poller_t *p, int nready, conc__poll_event_t *out, int m
         out[got].fd = f->fd;
         out[got].events = ready;
         got++;
+        if (p->once[i])
+            p->fds[i].fd = -f->fd - 1;
         p->next = i + 1;
     }
     return got;

@@ -26,6 +26,18 @@ typedef struct conc__poll_event {
 
 typedef struct conc__poller conc__poller_t; /* private to each backend */
 
+/*
+ * With the events of an update: report fd at most once, then stop watching
+ * it (keeping the registration, so that the next update re-arms it with one
+ * call) until the next update. What a task's conc_wait_fd() wants: one
+ * system call per wait instead of a registration and a removal, and safe
+ * when the descriptor is closed and its number reused between waits (the
+ * re-arm of a number the kernel forgot becomes a fresh registration). A
+ * backend may ignore it and keep watching; the loop then removes the
+ * registration when an event arrives that nobody waits for.
+ */
+#define CONC__POLL_ONESHOT 0x100u
+
 typedef struct conc__poller_ops {
     const char *name; /* "epoll", "kqueue", "poll" */
     int kind;         /* a conc_poller_kind_t */
