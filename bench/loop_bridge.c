@@ -97,12 +97,9 @@ static int64_t thread_task_conc(void *unused)
     tt.count = 0;
     tt.sum = 0;
     lb_check(conc_queue_init(&tt.q, sizeof(uint64_t), BRIDGE_CAPACITY, NULL), "conc_queue_init");
-    /* Deadlock detection off: a producer woken from a full queue still counts
-     * as parked until it runs, and the check then sees a false deadlock
-     * (reported to the lead; waitq.c uncounts a sleeper only once it wakes). */
-    conc_loop_attr_t attr = CONC_LOOP_ATTR_INIT;
-    attr.detect_deadlock = false;
-    lb_check(conc_loop_init(&loop, &attr), "conc_loop_init");
+    /* Deadlock detection stays on (the default): the producer thread, woken
+     * from a full queue, is uncounted by its waker, so it never looks parked. */
+    lb_check(conc_loop_init(&loop, NULL), "conc_loop_init");
     lb_check(conc_task_spawn(&loop, NULL, tt_conc_consumer, NULL, &consumer), "conc_task_spawn");
     lb_check(conc_thread_create(&th, NULL, tt_conc_producer, NULL), "conc_thread_create");
     lb_check(conc_loop_run_until_complete(&loop, consumer, NULL), "consumer task");
