@@ -25,5 +25,6 @@
 #include "conc/io.h"
 #include "conc/loop.h"
 #include "conc/task.h"
+#include "conc/shmqueue.h"
 
 #endif /* CONC_H */

@@ -34,7 +34,9 @@ extern "C" {
     X(CONC_ENOTSUP, -12, "not supported on this platform")                \
     X(CONC_ESRCH, -13, "no such thread, task or process")                 \
     X(CONC_ELIMIT, -14, "system resource limit reached")                  \
-    X(CONC_EIO, -15, "input/output error")
+    X(CONC_EIO, -15, "input/output error")                                \
+    X(CONC_ENOENT, -16, "no such file, program or name")                  \
+    X(CONC_EEXIST, -17, "name already exists")
 
 /** Error codes. All are negative; 0 means success. */
 enum conc_error {

@@ -166,7 +166,7 @@ CONC_API conc_task_t *conc_task_current(void);
  * @retval 0 slept.
  * @retval CONC_ECANCELED cancelled while sleeping.
  * @retval CONC_EPERM not called from a task (threads use conc_sleep(), which
- *         also works in tasks but cannot report cancellation).
+ *         also works in tasks, reporting cancellation the same way).
  */
 CONC_API int conc_task_sleep(int64_t ns);
 
@@ -186,9 +186,10 @@ CONC_API int conc_task_yield(void);
  *         CONC_ECANCELED (once per request).
  * @retval 1 the task has already finished: nothing is done.
  * @retval CONC_EINVAL @p task NULL or released.
- * @retval CONC_EPERM called from a thread other than the task loop's while
- *         the loop runs (use conc_loop_call_soon_threadsafe()).
- * Never blocks.
+ * Never blocks. Callable from any thread: from a thread other than the one
+ * running the task's loop, the request travels through the loop's
+ * thread-safe queue (conc_loop_call_soon_threadsafe()) and takes effect at
+ * the loop's next iteration; 0 then means "sent".
  */
 CONC_API int conc_task_cancel(conc_task_t *task);
 

@@ -21,7 +21,8 @@ static int thread_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline_n
     return conc__os_fd_wait(fd, events, deadline_ns);
 }
 
-static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake, thread_wait_fd };
+static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake, thread_wait_fd,
+                                                        NULL };
 
 /* The task context installed by the loop module; NULL ops on plain threads.
  * Not static: conc__context_id() (waitq.h) reads it inline. */
@@ -140,6 +141,14 @@ static int await_delivery(conc__waiter_t *w)
 static int sleep_on(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock, int64_t deadline_ns,
                     bool cancellable);
 
+/* The wait completed although block() reported a cancellation: the request
+ * stays for the context's next block (once per request). */
+static void give_back(conc__waiter_t *w, int rc)
+{
+    if (rc == CONC_ECANCELED && w->context.ops->uncancel)
+        w->context.ops->uncancel(w->context.ctx);
+}
+
 /* A thread known to libconc that sleeps without a deadline cannot act until
  * something wakes it: the event loop's deadlock check counts such threads
  * (activity.h). Counted here, under the object's lock, before it can be
@@ -169,8 +178,10 @@ static int sleep_on(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock, 
         }
         /* Already dequeued by a waker: its wake is on the way; the object
          * (which may be destroyed once its queue is empty) is not touched. */
-        if (woken(w))
+        if (woken(w)) {
+            give_back(w, rc);
             return await_delivery(w);
+        }
         conc__os_lock(lock);
         if (!woken(w)) {
             conc__waitq_remove(q, w);
@@ -178,6 +189,7 @@ static int sleep_on(conc__waiter_t *w, conc__waitq_t *q, conc__os_lock_t *lock, 
             return rc;
         }
         conc__os_unlock(lock);
+        give_back(w, rc);
         return await_delivery(w);
     }
 }

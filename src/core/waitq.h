@@ -63,6 +63,10 @@ typedef struct conc__context_ops {
      * when the context cannot watch fd (a task's loop already watches it
      * for another owner). See conc_wait_fd(). */
     int (*wait_fd)(void *ctx, int fd, unsigned events, int64_t deadline_ns, bool cancellable);
+    /* Give back the cancel request that a block() returning CONC_ECANCELED
+     * consumed, when the wait completed anyway (a waker had dequeued it).
+     * NULL for contexts that are never cancelled. */
+    void (*uncancel)(void *ctx);
 } conc__context_ops_t;
 
 typedef struct conc__context {

@@ -297,16 +297,29 @@ int conc_loop_run_once(conc_loop_t *loop, int64_t timeout_ns)
 int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *arg)
 {
     unsigned skipped = 0;
+    int64_t recheck = 0;
     int rc = enter(l);
 
     if (rc != 0)
         return rc;
     while (!done(arg)) {
-        if (!l->ready_head && conc__loop_deadlocked(l)) {
-            rc = CONC_EDEADLK;
-            break;
+        int64_t limit = CONC_FOREVER;
+        if (!l->ready_head && conc__loop_quiet(l)) {
+            if (conc__loop_deadlocked(l)) {
+                rc = CONC_EDEADLK;
+                break;
+            }
+            /* Only other threads can still act, and one that later blocks
+             * for good wakes nobody: look again, less and less often
+             * (1 ms doubling to 1 s), so such a deadlock is still found. */
+            recheck = recheck ? recheck * 2 : CONC_MS(1);
+            if (recheck > CONC_SEC(1))
+                recheck = CONC_SEC(1);
+            limit = conc__deadline(recheck);
+        } else {
+            recheck = 0;
         }
-        iterate(l, CONC_FOREVER, &skipped);
+        iterate(l, limit, &skipped);
     }
     leave(l);
     return rc;

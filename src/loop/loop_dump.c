@@ -68,6 +68,13 @@ int conc_loop_dump(conc_loop_t *loop, char *buf, size_t size)
 }
 
 /* Nothing inside the loop can make progress on its own. */
+static bool loop_quiet(conc__loop_t *l);
+
+bool conc__loop_quiet(conc__loop_t *l)
+{
+    return l->detect_deadlock && loop_quiet(l);
+}
+
 static bool loop_quiet(conc__loop_t *l)
 {
     return !l->ready_head && conc__timerheap_count(&l->timers) == 0 && l->nwatched == 0 &&

@@ -210,5 +210,8 @@ int conc__loops_running(void);
 /* ---- loop_dump.c ---- */
 /* True when no task of l can ever be woken (see docs/loop.md). */
 bool conc__loop_deadlocked(conc__loop_t *l);
+/* True when deadlock detection is on and nothing inside l can act: only
+ * other threads (or other loops) could still wake its tasks. */
+bool conc__loop_quiet(conc__loop_t *l);
 
 #endif /* CONC_LOOP_INTERNAL_H */

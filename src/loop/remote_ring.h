@@ -56,8 +56,7 @@ static inline bool conc__ring_push(conc__remote_ring_t *r, conc_loop_cb fn, void
         conc__ring_cell_t *c = &r->cells[pos & (CONC__RING_CELLS - 1)];
         int64_t dif = (int64_t)(atomic_load_explicit(&c->seq, memory_order_acquire) - pos);
         if (dif == 0) {
-            if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1,
-                                                      memory_order_seq_cst,
+            if (atomic_compare_exchange_weak_explicit(&r->tail, &pos, pos + 1, memory_order_seq_cst,
                                                       memory_order_relaxed)) {
                 c->fn = fn;
                 c->arg = arg;

@@ -19,9 +19,13 @@ static _Atomic uint64_t done_counter;
 
 static int task_block_op(void *ctx, int64_t deadline, bool cancellable);
 static void task_wake_op(void *ctx);
+static void task_uncancel_op(void *ctx)
+{
+    ((conc_task_t *)ctx)->cancel_requests++;
+}
 
 const conc__context_ops_t conc__task_context_ops = { task_block_op, task_wake_op,
-                                                     conc__task_wait_fd };
+                                                     conc__task_wait_fd, task_uncancel_op };
 
 conc_task_t *conc__task_running(void)
 {

@@ -295,6 +295,8 @@ int conc_task_wait_any(conc_task_t *const *tasks, size_t n, size_t *index, int64
             break;
         }
         rc = conc_event_wait(&m.event, conc_timeout_left(deadline));
+        if (rc == CONC_EAGAIN)
+            rc = CONC_ETIMEDOUT; /* no time left: a timeout, as for conc_task_wait() */
         if (rc != 0)
             break;
     }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "os.h"
+#include "shm.h"
 #include "timespec.h"
 
 static long futex(_Atomic uint32_t *addr, int op, uint32_t val, const struct timespec *ts)
@@ -81,4 +82,22 @@ int conc__os_cpu_count(void)
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* The same, for words shared between processes: a futex without the
+ * private flag is keyed by the physical page, not the address space. */
+int conc__os_shared_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns)
+{
+    struct timespec ts, *tsp = NULL;
+
+    if (deadline_ns >= 0 && conc__os_timespec_of(deadline_ns, &ts))
+        tsp = &ts;
+    if (futex(addr, FUTEX_WAIT_BITSET, expected, tsp) == 0)
+        return 0;
+    return errno == ETIMEDOUT ? CONC_ETIMEDOUT : 0;
+}
+
+void conc__os_shared_wake_all(_Atomic uint32_t *addr)
+{
+    futex(addr, FUTEX_WAKE_BITSET, INT32_MAX, NULL);
 }

@@ -18,6 +18,7 @@
 #endif
 
 #include "os.h"
+#include "shm.h"
 #include "timespec.h"
 
 #define BUCKETS 256
@@ -144,4 +145,28 @@ int conc__os_cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+/* Words shared between processes: no portable process-shared futex exists,
+ * so a waiter polls the word, sleeping 50 us at first and at most 1 ms
+ * between looks (documented in docs/process.md); a wake is then nothing. */
+int conc__os_shared_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns)
+{
+    int64_t nap = CONC_US(50);
+
+    while (atomic_load(addr) == expected) {
+        int64_t now = conc_now_ns();
+        if (deadline_ns >= 0 && now >= deadline_ns)
+            return CONC_ETIMEDOUT;
+        int64_t until = now + nap;
+        conc__os_sleep_until(deadline_ns >= 0 && deadline_ns < until ? deadline_ns : until);
+        if (nap < CONC_MS(1))
+            nap *= 2;
+    }
+    return 0;
+}
+
+void conc__os_shared_wake_all(_Atomic uint32_t *addr)
+{
+    (void)addr;
 }

@@ -1,0 +1,128 @@
+/* POSIX shared memory (shm_open, mmap) and robust process-shared mutexes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm.h"
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(conc__os_robust_lock_t),
+               "conc__os_robust_lock_t too small for pthread_mutex_t");
+
+static int code_of(int err)
+{
+    switch (err) {
+    case EEXIST:
+        return CONC_EEXIST;
+    case ENOENT:
+        return CONC_ENOENT;
+    case EACCES:
+    case EPERM:
+        return CONC_EPERM;
+    case ENOMEM:
+    case ENOSPC:
+    case EFBIG:
+        return CONC_ENOMEM;
+    case EMFILE:
+    case ENFILE:
+        return CONC_ELIMIT;
+    default:
+        return CONC_EINVAL; /* ENAMETOOLONG, EINVAL */
+    }
+}
+
+int conc__os_shm_anon(size_t size, void **out)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+    if (p == MAP_FAILED)
+        return CONC_ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static int map_fd(int fd, size_t size, void **out)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+    if (p == MAP_FAILED)
+        return code_of(errno);
+    *out = p;
+    return 0;
+}
+
+int conc__os_shm_create(const char *name, size_t size, void **out)
+{
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+    if (fd < 0)
+        return code_of(errno);
+    int rc = ftruncate(fd, (off_t)size) == 0 ? map_fd(fd, size, out) : code_of(errno);
+    close(fd);
+    if (rc != 0)
+        shm_unlink(name);
+    return rc;
+}
+
+int conc__os_shm_open(const char *name, void **out, size_t *size)
+{
+    struct stat st;
+    int fd = shm_open(name, O_RDWR | O_CLOEXEC, 0);
+
+    if (fd < 0)
+        return code_of(errno);
+    int rc = fstat(fd, &st) == 0 ? 0 : code_of(errno);
+    if (rc == 0 && st.st_size <= 0)
+        rc = CONC_EINVAL; /* created but not sized yet, or not ours */
+    if (rc == 0)
+        rc = map_fd(fd, (size_t)st.st_size, out);
+    close(fd);
+    if (rc == 0)
+        *size = (size_t)st.st_size;
+    return rc;
+}
+
+void conc__os_shm_unmap(void *p, size_t size)
+{
+    munmap(p, size);
+}
+
+int conc__os_shm_unlink(const char *name)
+{
+    return shm_unlink(name) == 0 ? 0 : code_of(errno);
+}
+
+int conc__os_robust_lock_init(conc__os_robust_lock_t *l)
+{
+    pthread_mutexattr_t a;
+    int rc = CONC_ENOTSUP;
+
+    if (pthread_mutexattr_init(&a) != 0)
+        return CONC_ENOMEM;
+    if (pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
+        pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0)
+        rc = pthread_mutex_init((pthread_mutex_t *)(void *)l->opaque, &a) == 0 ? 0 : CONC_ENOMEM;
+    pthread_mutexattr_destroy(&a);
+    return rc;
+}
+
+int conc__os_robust_lock(conc__os_robust_lock_t *l)
+{
+    pthread_mutex_t *m = (pthread_mutex_t *)(void *)l->opaque;
+    int rc = pthread_mutex_lock(m);
+
+    if (rc == 0)
+        return 0;
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(m);
+        return CONC__OS_LOCK_RECOVERED;
+    }
+    return CONC_EINVAL; /* ENOTRECOVERABLE cannot happen: we always repair */
+}
+
+void conc__os_robust_unlock(conc__os_robust_lock_t *l)
+{
+    pthread_mutex_unlock((pthread_mutex_t *)(void *)l->opaque);
+}
