@@ -38,7 +38,7 @@ conc__loop_t *conc__loop_running_here(void)
 
 bool conc__loop_owned_here(const conc__loop_t *l)
 {
-    return !l->running || running_loop == l;
+    return !atomic_load_explicit(&l->running, memory_order_relaxed) || running_loop == l;
 }
 
 conc_loop_t *conc_loop_current(void)
@@ -158,7 +158,7 @@ int conc_loop_destroy(conc_loop_t *loop)
 
     if (!l)
         return CONC_EINVAL;
-    if (l->running)
+    if (atomic_load_explicit(&l->running, memory_order_relaxed))
         return CONC_EBUSY;
     conc__os_lock(&l->tasks_lock);
     bool busy = l->live != NULL;
@@ -184,9 +184,9 @@ int conc_loop_destroy(conc_loop_t *loop)
 
 static int enter(conc__loop_t *l)
 {
-    if (l->running || running_loop)
+    /* An exchange: two threads starting the same loop at once, one wins. */
+    if (running_loop || atomic_exchange_explicit(&l->running, true, memory_order_acq_rel))
         return CONC_EBUSY;
-    l->running = true;
     l->owner = conc__os_parker_self();
     running_loop = l;
     atomic_fetch_add_explicit(&loops_running, 1, memory_order_seq_cst);
@@ -198,7 +198,7 @@ static void leave(conc__loop_t *l)
     atomic_fetch_sub_explicit(&loops_running, 1, memory_order_seq_cst);
     running_loop = NULL;
     l->owner = NULL;
-    l->running = false;
+    atomic_store_explicit(&l->running, false, memory_order_release);
 }
 
 static void run_entry(conc__loop_t *l, conc__entry_t *e)
@@ -267,8 +267,11 @@ int conc_loop_run_forever(conc_loop_t *loop)
     int rc = enter(l);
     if (rc != 0)
         return rc;
-    while (!atomic_load_explicit(&l->stop, memory_order_acquire))
+    /* At least one iteration: a stop made before the run ends it after
+     * the callbacks already due (as conc_loop_stop() documents). */
+    do
         iterate(l, CONC_FOREVER, &skipped);
+    while (!atomic_load_explicit(&l->stop, memory_order_acquire));
     atomic_store_explicit(&l->stop, 0, memory_order_relaxed);
     leave(l);
     return 0;
@@ -331,8 +334,13 @@ int conc_loop_stop(conc_loop_t *loop)
 
     if (!l)
         return CONC_EINVAL;
+    /* Counted as a remote caller: the loop may see the flag, return and be
+     * destroyed while this thread is still waking it; conc_loop_destroy()
+     * waits for remote_busy. Atomics only: fine in a signal handler. */
+    atomic_fetch_add_explicit(&l->remote_busy, 1, memory_order_acquire);
     atomic_store_explicit(&l->stop, 1, memory_order_release);
-    conc__loop_wake(l); /* also from a signal handler on the loop's thread */
+    conc__loop_wake(l);
+    atomic_fetch_sub_explicit(&l->remote_busy, 1, memory_order_release);
     return 0;
 }
 

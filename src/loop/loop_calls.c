@@ -257,27 +257,25 @@ bool conc__remote_maybe_nonempty(conc__loop_t *l)
     return conc__ring_maybe_nonempty(&l->ring) || conc__mpsc_maybe_nonempty(&l->remote);
 }
 
-/* At most this many per iteration: producers that never pause must not
- * keep the loop from its timers and descriptors. */
-enum { DRAIN_MAX = 4 * CONC__RING_CELLS };
-
+/* Runs what other threads queued before it started, in push order: a
+ * callback that queues itself again from the loop's thread runs in the next
+ * iteration (as with conc_loop_call_soon()), so timers and descriptors are
+ * never starved by it. */
 void conc__remote_drain(conc__loop_t *l)
 {
+    uint64_t ring_end = atomic_load_explicit(&l->ring.tail, memory_order_acquire);
+    long linked = atomic_load_explicit(&l->remote_linked, memory_order_acquire);
     conc_loop_cb fn;
     void *arg;
 
-    /* Run in push order now: a remote callback is "ready" as soon as the
-     * loop sees it, and running it here keeps it ahead of anything it
-     * schedules itself with call_soon. */
-    for (int n = 0; n < DRAIN_MAX; n++) {
-        if (conc__ring_pop(&l->ring, &fn, &arg)) {
-            fn(l->pub, arg);
-            continue;
-        }
-        /* A cell still being written keeps the linked nodes behind it
-         * (they may be the same thread's later calls): next iteration. */
-        if (conc__ring_maybe_nonempty(&l->ring))
+    while (l->ring.head != ring_end) {
+        /* A cell still being written keeps everything behind it (the
+         * linked nodes may be the same thread's later calls): next time. */
+        if (!conc__ring_pop(&l->ring, &fn, &arg))
             return;
+        fn(l->pub, arg);
+    }
+    for (; linked > 0; linked--) {
         conc__mpsc_node_t *node = conc__mpsc_pop(&l->remote);
         if (!node)
             return;

@@ -6,6 +6,7 @@
  * (a callback or a task, never both: a second watcher of the same direction
  * is CONC_EBUSY) and tells the poller only what changed.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,13 +39,22 @@ void conc__fd_destroy(conc__loop_t *l)
     l->nfds_cap = 0;
 }
 
+/* The watcher slot of fd, growing the table for an open descriptor; NULL
+ * with *rc set: CONC_EINVAL for a descriptor that is not open (checked
+ * before growing, so a huge bogus number allocates nothing) or is the
+ * loop's own wake-up descriptor, CONC_ENOMEM. */
+static conc__fdwatch_t *slot_for(conc__loop_t *l, int fd, int *rc);
+
 static conc__fdwatch_t *watch_of(conc__loop_t *l, int fd)
 {
     if (fd < l->nfds_cap)
         return &l->fds[fd];
     int cap = l->nfds_cap ? l->nfds_cap : 64;
-    while (cap <= fd)
+    while (cap <= fd) {
+        if (cap > INT_MAX / 2)
+            return NULL;
         cap *= 2;
+    }
     conc__fdwatch_t *fds = realloc(l->fds, (size_t)cap * sizeof *fds);
     if (!fds)
         return NULL;
@@ -52,6 +62,19 @@ static conc__fdwatch_t *watch_of(conc__loop_t *l, int fd)
     l->fds = fds;
     l->nfds_cap = cap;
     return &l->fds[fd];
+}
+
+static conc__fdwatch_t *slot_for(conc__loop_t *l, int fd, int *rc)
+{
+    *rc = CONC_EINVAL;
+    if (fd == l->wakefd.read_fd || fd == l->wakefd.write_fd)
+        return NULL;
+    if (fd >= l->nfds_cap && !conc__os_fd_is_open(fd))
+        return NULL;
+    conc__fdwatch_t *w = watch_of(l, fd);
+    if (!w)
+        *rc = CONC_ENOMEM;
+    return w;
 }
 
 static unsigned wanted_events(const conc__fdwatch_t *w)
@@ -116,9 +139,10 @@ static int add_callback(conc_loop_t *loop, int fd, unsigned dir, conc_fd_cb fn, 
         return CONC_EINVAL;
     if (!conc__loop_owned_here(l))
         return CONC_EPERM;
-    conc__fdwatch_t *w = watch_of(l, fd);
+    int rc;
+    conc__fdwatch_t *w = slot_for(l, fd, &rc);
     if (!w)
-        return CONC_ENOMEM;
+        return rc;
     if (direction_taken(w, dir))
         return CONC_EBUSY;
     if (dir == CONC_READABLE) {
@@ -128,7 +152,7 @@ static int add_callback(conc_loop_t *loop, int fd, unsigned dir, conc_fd_cb fn, 
         w->write_fn = fn;
         w->write_arg = arg;
     }
-    int rc = sync_events(l, fd);
+    rc = sync_events(l, fd);
     if (rc != 0) {
         w = &l->fds[fd];
         if (dir == CONC_READABLE)
@@ -263,13 +287,14 @@ int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, boo
 
     if (conc_coro_current() != &t->coro)
         return CONC_EPERM; /* inside a coroutine of the task's own */
-    conc__fdwatch_t *w = watch_of(l, fd);
+    int rc;
+    conc__fdwatch_t *w = slot_for(l, fd, &rc);
     if (!w)
-        return CONC_ENOMEM;
+        return rc;
     if (direction_taken(w, events))
         return CONC_EBUSY;
     set_task(w, events, t);
-    int rc = sync_events(l, fd);
+    rc = sync_events(l, fd);
     if (rc != 0) {
         set_task(&l->fds[fd], events, NULL);
         return rc;

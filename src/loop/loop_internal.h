@@ -52,9 +52,9 @@ typedef struct conc__fdwatch {
     conc_fd_cb read_fn, write_fn;
     void *read_arg, *write_arg;
     conc_task_t *read_task, *write_task; /* tasks in conc_wait_fd() */
-    unsigned events; /* what the poller was told (0: nothing registered) */
-    bool armed;      /* false: a one-shot registration that has fired */
-    bool counted;    /* has watchers: counted in the loop's nwatched */
+    unsigned events;                     /* what the poller was told (0: nothing registered) */
+    bool armed;                          /* false: a one-shot registration that has fired */
+    bool counted;                        /* has watchers: counted in the loop's nwatched */
 } conc__fdwatch_t;
 
 /* Called with the task's lock held when it finishes (taskgroups, gather). */
@@ -127,20 +127,20 @@ struct conc__loop {
     int events_cap;
 
     /* Cross-thread entry points. */
-    conc__remote_ring_t ring; /* call_soon_threadsafe() while not full */
-    conc__mpsc_t remote;      /* task wake-ups, and the ring's overflow */
+    conc__remote_ring_t ring;   /* call_soon_threadsafe() while not full */
+    conc__mpsc_t remote;        /* task wake-ups, and the ring's overflow */
     _Atomic long remote_linked; /* nodes pushed on `remote`, not yet popped:
                                  * while any, callbacks queue behind them */
-    _Atomic int sleeping;     /* the loop is (about to be) in its poller */
-    _Atomic int wake_pending; /* the wake-up descriptor was signalled */
-    _Atomic int remote_busy;  /* threads inside a remote push or wake */
+    _Atomic int sleeping;       /* the loop is (about to be) in its poller */
+    _Atomic int wake_pending;   /* the wake-up descriptor was signalled */
+    _Atomic int remote_busy;    /* threads inside a remote push or wake */
     _Atomic int stop;
     _Atomic int pending_refs; /* outstanding bridges (to_thread, ...) */
 
     /* Running. */
     bool detect_deadlock;
-    bool running;
-    const void *owner; /* the running thread's parker */
+    _Atomic bool running; /* read by other threads (conc__loop_owned_here) */
+    const void *owner;    /* the running thread's parker */
     conc_task_t *current;
 
     /* Tasks: live (not finished) and finished-but-kept, under tasks_lock. */

@@ -90,6 +90,8 @@ void conc__os_sleep_until(int64_t deadline_ns);
  * hang-up on fd reports every requested event, so the caller's next read or
  * write sees it), CONC_ETIMEDOUT, or CONC_EINVAL when fd is not open. */
 int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
+/* Whether fd is an open descriptor of this process. */
+bool conc__os_fd_is_open(int fd);
 
 /* ---- wake-up descriptor ---------------------------------------------
  * A descriptor that another thread (or a signal handler) makes readable to

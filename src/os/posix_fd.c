@@ -1,5 +1,6 @@
 /* Waiting for a file descriptor on a POSIX thread: poll(2). */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 
@@ -60,4 +61,9 @@ int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns)
         if (ready)
             return (int)ready;
     }
+}
+
+bool conc__os_fd_is_open(int fd)
+{
+    return fd >= 0 && fcntl(fd, F_GETFD) != -1;
 }
