@@ -30,6 +30,7 @@ static void append(char *buf, size_t size, size_t *len, const char *fmt, ...)
     size_t room = *len < size ? size - *len : 0;
 
     va_start(ap, fmt);
+    /* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is just above */
     int n = vsnprintf(at, room, fmt, ap);
     va_end(ap);
     if (n > 0)

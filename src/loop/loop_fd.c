@@ -238,7 +238,7 @@ static void dispatch_one(conc__loop_t *l, int fd, unsigned events, unsigned dir)
 
 static void grow_events(conc__loop_t *l)
 {
-    if (l->events_cap >= MAX_EVENTS)
+    if (l->events_cap <= 0 || l->events_cap >= MAX_EVENTS)
         return;
     conc__poll_event_t *ev = realloc(l->events, (size_t)l->events_cap * 2 * sizeof *ev);
     if (ev) {

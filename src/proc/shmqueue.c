@@ -138,6 +138,18 @@ static bool plausible(const conc__shm_t *s, size_t size)
            size_of(s->item_size, s->capacity, &total) == 0 && total == size;
 }
 
+/* 0 for a usable queue, CONC_EAGAIN while its creator is still setting it
+ * up (no magic yet), CONC_EINVAL for anything else. */
+static int check_mapping(const conc__shm_t *s, size_t size)
+{
+    if (size < sizeof *s)
+        return CONC_EINVAL;
+    uint32_t magic = atomic_load_explicit(&s->magic, memory_order_acquire);
+    if (magic == 0)
+        return CONC_EAGAIN;
+    return magic == CONC__SHM_MAGIC && plausible(s, size) ? 0 : CONC_EINVAL;
+}
+
 int conc_shmqueue_open(conc_shmqueue_t *q, const char *name)
 {
     size_t size;
@@ -149,13 +161,7 @@ int conc_shmqueue_open(conc_shmqueue_t *q, const char *name)
     if (rc != 0)
         return rc;
     conc__shm_t *s = p;
-    if (size < sizeof *s)
-        rc = CONC_EINVAL;
-    else if (atomic_load_explicit(&s->magic, memory_order_acquire) == 0)
-        rc = CONC_EAGAIN; /* its creator is still setting it up */
-    else if (atomic_load_explicit(&s->magic, memory_order_relaxed) != CONC__SHM_MAGIC ||
-             !plausible(s, size))
-        rc = CONC_EINVAL;
+    rc = check_mapping(s, size);
     if (rc != 0) {
         conc__os_shm_unmap(p, size);
         return rc;
