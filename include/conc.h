@@ -25,6 +25,9 @@
 #include "conc/io.h"
 #include "conc/loop.h"
 #include "conc/task.h"
+#include "conc/process.h"
+#include "conc/pipe.h"
 #include "conc/shmqueue.h"
+#include "conc/procpool.h"
 
 #endif /* CONC_H */

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "../os/os.h"
 
@@ -41,6 +42,17 @@ static inline bool conc__single_cpu(void)
         atomic_store_explicit(&cached, n, memory_order_relaxed);
     }
     return n == 1;
+}
+
+/* A pointer without its const, for interfaces that take a non-const pointer
+ * but only read through it (struct iovec for sendmsg(), posix_spawn()'s
+ * argv): copied, not cast, so no integer-to-pointer cast is needed. */
+static inline void *conc__unconst(const void *p)
+{
+    void *q;
+
+    memcpy(&q, &p, sizeof q);
+    return q;
 }
 
 #endif /* CONC_CORE_INTERNAL_H */
