@@ -273,6 +273,7 @@ static void shmqueue_open_of_a_foreign_object_is_einval(void **state)
     shm_unlink(name);
     int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
     assert_true(fd >= 0);
+    assert_rc(CONC_EAGAIN, conc_shmqueue_open(&q, name)); /* created, not sized yet */
     assert_int_equal(0, ftruncate(fd, 4096));
     unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     assert_true(p != MAP_FAILED);
@@ -353,11 +354,12 @@ static pid_t child_dies_holding_the_lock(conc_shmqueue_t *q, bool publish_item, 
     assert_true(pid >= 0);
     if (pid == 0) {
         conc__shm_t *s = layout_of(q);
-        conc__os_robust_lock(&s->lock);
+        conc__os_robust_lock(&s->lock, CONC_FOREVER);
         if (publish_item) { /* a put that dies after its commit, before any wake */
-            memcpy((unsigned char *)s + s->items_offset + (s->tail % s->capacity) * s->item_size,
+            uint64_t tail = atomic_load(&s->tail);
+            memcpy((unsigned char *)s + s->items_offset + (tail % s->capacity) * s->item_size,
                    &item, sizeof item);
-            s->tail++;
+            atomic_store(&s->tail, tail + 1);
         }
         if (write(ready[1], "x", 1) != 1)
             _exit(2);
@@ -388,6 +390,48 @@ static void shmqueue_survives_a_process_killed_holding_its_lock(void **state)
     assert_rc(0, conc_shmqueue_get(&q, &v, CONC_MS(1000)));
     assert_int_equal(5, v);
     assert_int_equal(0, conc_shmqueue_qsize(&q));
+    assert_rc(0, conc_shmqueue_close(&q));
+    assert_no_children_left();
+}
+
+/* A process stopped (SIGSTOP) while holding the lock: CONC_NOWAIT calls give
+ * up with CONC_EAGAIN instead of hanging, timed calls time out (never
+ * early); once it is killed the queue recovers. */
+static void shmqueue_lock_held_by_a_stopped_process_does_not_hang_timed_calls(void **state)
+{
+    conc_shmqueue_t q;
+    int ready[2];
+    long v = 3;
+
+    (void)state;
+    assert_rc(0, conc_shmqueue_init(&q, sizeof v, 4));
+    assert_rc(0, conc_shmqueue_put(&q, &v, CONC_NOWAIT));
+    assert_int_equal(0, pipe(ready));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        conc__os_robust_lock(&layout_of(&q)->lock, CONC_FOREVER);
+        if (write(ready[1], "x", 1) != 1)
+            _exit(2);
+        raise(SIGSTOP);
+        for (;;)
+            pause();
+    }
+    char c;
+    close(ready[1]);
+    assert_int_equal(1, read(ready[0], &c, 1));
+    close(ready[0]);
+    assert_rc(CONC_EAGAIN, conc_shmqueue_get(&q, &v, CONC_NOWAIT));
+    assert_rc(CONC_EAGAIN, conc_shmqueue_put(&q, &v, CONC_NOWAIT));
+    int64_t start = conc_now_ns();
+    assert_rc(CONC_ETIMEDOUT, conc_shmqueue_get(&q, &v, CONC_MS(30)));
+    assert_true(conc_now_ns() - start >= CONC_MS(30));
+    assert_int_equal(0, kill(pid, SIGKILL));
+    assert_true(WIFSIGNALED(wait_child(pid)));
+    v = 0;
+    assert_rc(0, conc_shmqueue_get(&q, &v, CONC_MS(1000)));
+    assert_int_equal(3, v);
+    assert_int_equal(1, conc_shmqueue_recoveries(&q));
     assert_rc(0, conc_shmqueue_close(&q));
     assert_no_children_left();
 }
@@ -601,6 +645,7 @@ int main(void)
         cmocka_unit_test(shmqueue_open_of_a_foreign_object_is_einval),
         cmocka_unit_test(shmqueue_four_producers_four_consumers_exact_checksum),
         cmocka_unit_test(shmqueue_survives_a_process_killed_holding_its_lock),
+        cmocka_unit_test(shmqueue_lock_held_by_a_stopped_process_does_not_hang_timed_calls),
         cmocka_unit_test(
             shmqueue_sleeping_getter_gets_the_item_of_a_producer_that_died_before_waking_it),
         cmocka_unit_test(shmqueue_producer_killed_at_random_points_loses_no_acknowledged_item),

@@ -24,7 +24,10 @@
  * Blocking: on Linux a waiter sleeps on a futex in the shared memory; on
  * other POSIX systems it polls (50 us, then up to 1 ms between looks). In a
  * task (conc/task.h) a waiter polls through conc_sleep(), so it suspends
- * only itself, and cancellation returns CONC_ECANCELED.
+ * only itself, and cancellation returns CONC_ECANCELED. The queue's lock is
+ * held only for a copy; if its holder is stopped (SIGSTOP, a debugger), a
+ * CONC_NOWAIT put or get gives up after 10 ms with CONC_EAGAIN and a timed
+ * one at its deadline with CONC_ETIMEDOUT.
  *
  * All functions are callable from threads and tasks; none from signal
  * handlers. The handle (conc_shmqueue_t) belongs to one process: children
@@ -73,8 +76,11 @@ CONC_API int conc_shmqueue_init(conc_shmqueue_t *q, size_t item_size, size_t cap
 /**
  * @brief Create a named queue (a POSIX shared memory object) that other
  *        processes open with conc_shmqueue_open().
+ * @param q the handle to fill.
  * @param name "/" followed by up to CONC_SHMQUEUE_NAME_MAX - 1 characters,
  *        none of them '/'.
+ * @param item_size bytes per item (> 0).
+ * @param capacity the most items queued at once (> 0).
  * @retval 0 success; the name exists until conc_shmqueue_unlink().
  * @retval CONC_EEXIST the name exists already (nothing changed).
  * @retval CONC_EINVAL @p q or @p name NULL, a bad name, @p item_size or

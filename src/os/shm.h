@@ -20,7 +20,8 @@ int conc__os_shm_anon(size_t size, void **out);
  * name, CONC_EPERM, CONC_ENOMEM, CONC_ELIMIT. */
 int conc__os_shm_create(const char *name, size_t size, void **out);
 /* Map an existing named mapping; *size gets its size. CONC_ENOENT,
- * CONC_EINVAL, CONC_EPERM, CONC_ENOMEM. */
+ * CONC_EAGAIN for one not sized yet (its creator is between shm_open() and
+ * ftruncate()), CONC_EINVAL, CONC_EPERM, CONC_ENOMEM. */
 int conc__os_shm_open(const char *name, void **out, size_t *size);
 void conc__os_shm_unmap(void *p, size_t size);
 /* Remove the name; processes that mapped it keep their mapping.
@@ -40,8 +41,10 @@ enum { CONC__OS_LOCK_RECOVERED = 1 };
 int conc__os_robust_lock_init(conc__os_robust_lock_t *l);
 /* 0, or CONC__OS_LOCK_RECOVERED: the previous holder died holding it, the
  * caller holds it now and it is consistent again (what it protects is the
- * caller's to repair). CONC_EINVAL for memory that is not such a lock. */
-int conc__os_robust_lock(conc__os_robust_lock_t *l);
+ * caller's to repair). CONC_ETIMEDOUT when the monotonic deadline (negative:
+ * none) passes first, as it does while a stopped process (SIGSTOP, a
+ * debugger) holds it. CONC_EINVAL for memory that is not such a lock. */
+int conc__os_robust_lock(conc__os_robust_lock_t *l, int64_t deadline_ns);
 void conc__os_robust_unlock(conc__os_robust_lock_t *l);
 
 /* conc__os_addr_wait()/wake for a word in memory shared between processes. */

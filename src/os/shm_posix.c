@@ -4,9 +4,11 @@
 #include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shm.h"
+#include "timespec.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(conc__os_robust_lock_t),
                "conc__os_robust_lock_t too small for pthread_mutex_t");
@@ -75,7 +77,7 @@ int conc__os_shm_open(const char *name, void **out, size_t *size)
         return code_of(errno);
     int rc = fstat(fd, &st) == 0 ? 0 : code_of(errno);
     if (rc == 0 && st.st_size <= 0)
-        rc = CONC_EINVAL; /* created but not sized yet, or not ours */
+        rc = CONC_EAGAIN; /* created, not sized yet */
     if (rc == 0)
         rc = map_fd(fd, (size_t)st.st_size, out);
     close(fd);
@@ -108,13 +110,33 @@ int conc__os_robust_lock_init(conc__os_robust_lock_t *l)
     return rc;
 }
 
-int conc__os_robust_lock(conc__os_robust_lock_t *l)
+/* pthread_mutex_timedlock() takes a CLOCK_REALTIME time: the monotonic
+ * deadline is moved over by the current offset between the two clocks (a
+ * wall-clock jump during the wait shifts it, which only changes when a
+ * stopped holder is given up on; the caller re-checks its own deadline). */
+static int lock_until(pthread_mutex_t *m, int64_t deadline_ns)
+{
+    struct timespec now, ts;
+
+    if (deadline_ns < 0)
+        return pthread_mutex_lock(m);
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t left = deadline_ns - conc_now_ns();
+    int64_t real = (int64_t)now.tv_sec * INT64_C(1000000000) + now.tv_nsec + (left > 0 ? left : 0);
+    if (!conc__os_timespec_of(real, &ts))
+        return pthread_mutex_lock(m);
+    return pthread_mutex_timedlock(m, &ts);
+}
+
+int conc__os_robust_lock(conc__os_robust_lock_t *l, int64_t deadline_ns)
 {
     pthread_mutex_t *m = (pthread_mutex_t *)(void *)l->opaque;
-    int rc = pthread_mutex_lock(m);
+    int rc = lock_until(m, deadline_ns);
 
     if (rc == 0)
         return 0;
+    if (rc == ETIMEDOUT)
+        return CONC_ETIMEDOUT;
     if (rc == EOWNERDEAD) {
         pthread_mutex_consistent(m);
         return CONC__OS_LOCK_RECOVERED;

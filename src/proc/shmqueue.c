@@ -189,18 +189,32 @@ int conc_shmqueue_close(conc_shmqueue_t *q)
 
 /* ---- the lock and the waits ---------------------------------------------- */
 
+/* Under the lock. *sleepers is a flag, not a count: a sleeper sets it
+ * before it sleeps; the first bump after that clears it and wakes all. A
+ * sleeper read its seq under the lock, so a bump that cleared its flag
+ * before it slept has also moved the seq, and its futex wait returns at
+ * once. (A count, decremented only when the sleeper runs again, made every
+ * operation of a busy machine pay a wake call; a dead sleeper in it, for
+ * ever.) */
 static void bump(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers)
 {
     atomic_fetch_add_explicit(seq, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(sleepers, memory_order_seq_cst))
+    if (atomic_load_explicit(sleepers, memory_order_seq_cst) &&
+        atomic_exchange_explicit(sleepers, 0, memory_order_seq_cst))
         conc__os_shared_wake_all(seq);
 }
 
-/* Take the lock; after the death of a holder, count it and wake everyone
- * (it may have published an item without waking anybody). */
-static int lock(conc__shm_t *s)
+/* How long a call that must not wait for items may wait for the lock:
+ * the holder only copies an item, unless it is stopped (SIGSTOP, a
+ * debugger); then CONC_NOWAIT gives up instead of hanging. */
+#define NOWAIT_LOCK_NS CONC_MS(10)
+
+/* Take the lock before the deadline (negative: none); after the death of a
+ * holder, count it and wake everyone (it may have published an item without
+ * waking anybody). */
+static int lock(conc__shm_t *s, int64_t deadline)
 {
-    int rc = conc__os_robust_lock(&s->lock);
+    int rc = conc__os_robust_lock(&s->lock, deadline);
 
     if (rc == CONC__OS_LOCK_RECOVERED) {
         s->recoveries++;
@@ -229,8 +243,7 @@ static int task_wait(_Atomic uint32_t *seq, uint32_t seen, int64_t until)
         int rc = conc_sleep(until - now < nap ? until - now : nap);
         if (rc != 0)
             return rc;
-        if (nap < CONC_MS(1))
-            nap *= 2;
+        nap = nap * 2 < CONC_MS(1) ? nap * 2 : CONC_MS(1);
     }
     return 0;
 }
@@ -249,9 +262,8 @@ static int wait_change(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers, uint32
     if (conc__installed_context.ops) {
         rc = task_wait(seq, seen, until);
     } else {
-        atomic_fetch_add_explicit(sleepers, 1, memory_order_seq_cst);
+        atomic_store_explicit(sleepers, 1, memory_order_seq_cst);
         rc = conc__os_shared_wait(seq, seen, until);
-        atomic_fetch_sub_explicit(sleepers, 1, memory_order_seq_cst);
     }
     return rc == CONC_ETIMEDOUT && !last_slice ? 0 : rc;
 }
@@ -259,6 +271,23 @@ static int wait_change(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers, uint32
 static int64_t deadline_of(int64_t timeout_ns)
 {
     return timeout_ns == CONC_NOWAIT ? 0 : conc__deadline(timeout_ns);
+}
+
+/* The lock for a put or get: within the caller's deadline; CONC_NOWAIT gets
+ * NOWAIT_LOCK_NS and then reports CONC_EAGAIN (would block); a timed call
+ * that runs out reports CONC_ETIMEDOUT, never before its deadline. */
+static int lock_for(conc__shm_t *s, int64_t timeout_ns, int64_t deadline)
+{
+    for (;;) {
+        int64_t until = timeout_ns == CONC_NOWAIT ? conc__deadline(NOWAIT_LOCK_NS) : deadline;
+        int rc = lock(s, until);
+        if (rc != CONC_ETIMEDOUT)
+            return rc;
+        if (timeout_ns == CONC_NOWAIT)
+            return CONC_EAGAIN;
+        if (conc_now_ns() >= deadline)
+            return CONC_ETIMEDOUT;
+    }
 }
 
 /* ---- put and get ------------------------------------------------------------ */
@@ -271,16 +300,18 @@ int conc_shmqueue_put(conc_shmqueue_t *q, const void *item, int64_t timeout_ns)
         return CONC_EINVAL;
     int64_t deadline = deadline_of(timeout_ns);
     for (;;) {
-        int rc = lock(s);
+        int rc = lock_for(s, timeout_ns, deadline);
         if (rc != 0)
             return rc;
         if (s->closed) {
             unlock(s);
             return CONC_ECLOSED;
         }
-        if (s->tail - s->head < s->capacity) {
-            memcpy(slot(s, s->tail), item, s->item_size);
-            s->tail++; /* the commit: from here no death can lose the item */
+        uint64_t tail = atomic_load_explicit(&s->tail, memory_order_relaxed);
+        if (tail - atomic_load_explicit(&s->head, memory_order_relaxed) < s->capacity) {
+            memcpy(slot(s, tail), item, s->item_size);
+            /* The commit: from here no death can lose the item. */
+            atomic_store_explicit(&s->tail, tail + 1, memory_order_release);
             bump(&s->items_seq, &s->getters);
             unlock(s);
             return 0;
@@ -305,12 +336,13 @@ int conc_shmqueue_get(conc_shmqueue_t *q, void *out, int64_t timeout_ns)
         return CONC_EINVAL;
     int64_t deadline = deadline_of(timeout_ns);
     for (;;) {
-        int rc = lock(s);
+        int rc = lock_for(s, timeout_ns, deadline);
         if (rc != 0)
             return rc;
-        if (s->tail != s->head) {
-            memcpy(out, slot(s, s->head), s->item_size);
-            s->head++;
+        uint64_t head = atomic_load_explicit(&s->head, memory_order_relaxed);
+        if (atomic_load_explicit(&s->tail, memory_order_relaxed) != head) {
+            memcpy(out, slot(s, head), s->item_size);
+            atomic_store_explicit(&s->head, head + 1, memory_order_release);
             bump(&s->room_seq, &s->putters);
             unlock(s);
             return 0;
@@ -336,7 +368,7 @@ int conc_shmqueue_shutdown(conc_shmqueue_t *q)
 
     if (!s)
         return CONC_EINVAL;
-    int rc = lock(s);
+    int rc = lock(s, CONC_FOREVER);
     if (rc != 0)
         return rc;
     s->closed = 1;
@@ -352,9 +384,10 @@ size_t conc_shmqueue_qsize(conc_shmqueue_t *q)
 {
     conc__shm_t *s = shared_of(q);
 
-    if (!s || lock(s) != 0)
+    if (!s || lock(s, CONC_FOREVER) != 0)
         return 0;
-    size_t n = (size_t)(s->tail - s->head);
+    size_t n = (size_t)(atomic_load_explicit(&s->tail, memory_order_relaxed) -
+                        atomic_load_explicit(&s->head, memory_order_relaxed));
     unlock(s);
     return n;
 }
@@ -377,7 +410,7 @@ uint64_t conc_shmqueue_recoveries(conc_shmqueue_t *q)
 {
     conc__shm_t *s = shared_of(q);
 
-    if (!s || lock(s) != 0)
+    if (!s || lock(s, CONC_FOREVER) != 0)
         return 0;
     uint64_t n = s->recoveries;
     unlock(s);
