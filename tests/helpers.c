@@ -24,6 +24,13 @@ void test_assert_rc_(int expected, int actual, const char *file, int line)
     fail();
 }
 
+bool test_under_emulator(void)
+{
+    const char *w = getenv("MESON_EXE_WRAPPER");
+
+    return w && *w;
+}
+
 void test_run_threads(int n, test_thread_fn fn, void *args, size_t arg_size)
 {
     conc__os_thread_t *t = calloc((size_t)n, sizeof *t);

@@ -21,6 +21,14 @@
  * the build's stress_scale option. Stress tests stay a few seconds at 1. */
 long test_stress_scale(void);
 
+/* True when the test runs under a user-mode emulator (meson's exe wrapper,
+ * qemu-user for the cross targets). qemu-user does not emulate some kernel
+ * services: the robust futex list that recovers a lock whose holder died,
+ * and address-space limits (RLIMIT_AS applies to the emulator itself). The
+ * few tests that need those run natively (x86_64 plain, ASan, TSan) and say
+ * so when skipped under the emulator. */
+bool test_under_emulator(void);
+
 /* Assert a return code, printing both names on failure. */
 #define assert_rc(expected, actual) test_assert_rc_((expected), (actual), __FILE__, __LINE__)
 void test_assert_rc_(int expected, int actual, const char *file, int line);

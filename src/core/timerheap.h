@@ -1,7 +1,7 @@
 /*
  * The timer structure: a 4-ary min-heap of intrusive timer nodes, ordered by
- * (deadline, insertion sequence). Shared by the timer service (timer.c) and,
- * later, the event loop, so it knows nothing about threads or callbacks and
+ * (deadline, insertion sequence). Shared by the timer service (timer.c) and
+ * the event loop (src/loop), so it knows nothing about threads or callbacks and
  * takes no locks: its owner serialises access.
  *
  *   insert            O(log4 n)   (amortised: the array doubles when full)

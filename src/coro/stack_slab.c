@@ -19,7 +19,8 @@
  * adjacent slabs merge into few kernel map entries.
  *
  * Freed slots are cached in their slab; a slab whose slots are all free is
- * unmapped unless it is its pool's one spare. Pools group slabs by stride.
+ * unmapped unless its pool keeps SLAB_SPARES_MAX such spares already. Pools
+ * group slabs by stride.
  */
 #include <stdlib.h>
 

@@ -147,7 +147,12 @@ static int schedule(conc_loop_t *loop, int64_t when, conc_loop_cb fn, void *arg,
     if (when < 0) {
         conc__ready_push(l, e);
     } else {
-        int rc = conc__timer_add(l, e, when);
+        /* Keep the room reserved for every live task's deadline (a timed
+         * block must never fail to queue it): a callback timer takes its
+         * own slot on top. */
+        int rc = conc__timerheap_reserve(&l->timers, l->nlive + 1);
+        if (rc == 0)
+            rc = conc__timer_add(l, e, when);
         if (rc != 0) {
             conc__entry_free(l, e);
             return rc;

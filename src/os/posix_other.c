@@ -149,7 +149,7 @@ int conc__os_cpu_count(void)
 
 /* Words shared between processes: no portable process-shared futex exists,
  * so a waiter polls the word, sleeping 50 us at first and at most 1 ms
- * between looks (documented in docs/process.md); a wake is then nothing. */
+ * between looks (documented in docs/shmqueue.md); a wake is then nothing. */
 int conc__os_shared_wait(_Atomic uint32_t *addr, uint32_t expected, int64_t deadline_ns)
 {
     int64_t nap = CONC_US(50);

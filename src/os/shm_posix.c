@@ -96,6 +96,23 @@ int conc__os_shm_unlink(const char *name)
     return shm_unlink(name) == 0 ? 0 : code_of(errno);
 }
 
+/* glibc refuses a robust mutex (ENOTSUP) where the kernel, or an emulator
+ * such as qemu-user, has no robust futex list. */
+static int init_error(int err)
+{
+    switch (err) {
+    case 0:
+        return 0;
+    case ENOTSUP:
+        return CONC_ENOTSUP;
+    case ENOMEM:
+    case EAGAIN:
+        return CONC_ENOMEM;
+    default:
+        return CONC_EINVAL;
+    }
+}
+
 int conc__os_robust_lock_init(conc__os_robust_lock_t *l)
 {
     pthread_mutexattr_t a;
@@ -105,7 +122,7 @@ int conc__os_robust_lock_init(conc__os_robust_lock_t *l)
         return CONC_ENOMEM;
     if (pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
         pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0)
-        rc = pthread_mutex_init((pthread_mutex_t *)(void *)l->opaque, &a) == 0 ? 0 : CONC_ENOMEM;
+        rc = init_error(pthread_mutex_init((pthread_mutex_t *)(void *)l->opaque, &a));
     pthread_mutexattr_destroy(&a);
     return rc;
 }

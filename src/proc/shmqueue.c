@@ -14,8 +14,8 @@
  * signaller waiting forever for a waiter that was killed. Each side waits on
  * a sequence word instead (items_seq for getters, room_seq for putters),
  * read under the lock and bumped under the lock by whoever changes what it
- * waits for, so no wake-up is lost; the counts of sleepers only save wakes,
- * and a dead sleeper in them costs a wake, never a hang. Waits are cut into
+ * waits for, so no wake-up is lost; the sleeper flags only save wakes, and
+ * a dead sleeper's flag costs one wake, never a hang. Waits are cut into
  * slices of at most RECHECK_NS so that a waiter also notices a lock whose
  * holder died before anyone else touches the queue.
  */
