@@ -93,6 +93,8 @@ typedef enum conc_task_state {
  * @retval CONC_EINVAL @p loop or @p fn NULL, the loop not initialised, or bad
  *         stack options (as conc_coro_create()).
  * @retval CONC_ENOMEM no memory for the task or its stack.
+ * @retval CONC_EPERM called from a thread other than the loop's while the
+ *         loop runs (use conc_task_run_threadsafe()).
  *
  * Never blocks. Callable on the loop's own thread, or from any thread while
  * the loop does not run; other threads use conc_task_run_threadsafe().
