@@ -131,9 +131,14 @@ struct conc__loop {
     conc__mpsc_t remote;        /* task wake-ups, and the ring's overflow */
     _Atomic long remote_linked; /* nodes pushed on `remote`, not yet popped:
                                  * while any, callbacks queue behind them */
-    _Atomic int sleeping;       /* the loop is (about to be) in its poller */
-    _Atomic int wake_pending;   /* the wake-up descriptor was signalled */
-    _Atomic int remote_busy;    /* threads inside a remote push or wake */
+    /* Written by the loop every iteration, read by every remote call; kept
+     * apart from remote_busy, which every remote call writes twice. */
+    char pad_remote_[64];
+    _Atomic int sleeping;     /* the loop is (about to be) in its poller */
+    _Atomic int wake_pending; /* the wake-up descriptor was signalled */
+    char pad_busy_[64];
+    _Atomic int remote_busy; /* threads inside a remote push or wake */
+    char pad_stop_[64];
     _Atomic int stop;
     _Atomic int pending_refs; /* outstanding bridges (to_thread, ...) */
 

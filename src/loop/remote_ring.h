@@ -27,13 +27,17 @@ typedef struct conc__ring_cell {
     void *arg;
 } conc__ring_cell_t;
 
-/* tail and head on separate cache lines (padding, not _Alignas: the loop is
- * calloc()ed, which promises less than 64-byte alignment). */
+/* The cells pointer (read by everyone, written once), tail (producers) and
+ * head (the consumer) each 64 bytes from the others, so that no write of
+ * one side evicts a line the other side reads on every call. Padding, not
+ * _Alignas: the loop is calloc()ed, which promises less alignment. */
 typedef struct conc__remote_ring {
-    _Atomic uint64_t tail; /* producers */
-    char pad_[64 - sizeof(uint64_t)];
-    uint64_t head; /* the consumer */
     conc__ring_cell_t *cells;
+    char pad0_[64];
+    _Atomic uint64_t tail; /* producers */
+    char pad1_[64];
+    uint64_t head; /* the consumer */
+    char pad2_[64];
 } conc__remote_ring_t;
 
 static inline void conc__ring_cells_init(conc__remote_ring_t *r, conc__ring_cell_t *cells)
