@@ -41,6 +41,7 @@
 
 #include "conc/loop.h"
 #include "conc/task.h"
+#include "conc/taskio.h"
 #include "conc/thread.h"
 #include "loop_bench.h"
 
@@ -257,17 +258,38 @@ static int pp_task(void *arg, void **result)
     }
 }
 
-static int64_t pingpong_conc(void *unused)
+/* The same with each end owned by the loop (conc/taskio.h): the
+ * registration stays between waits, as uv_poll's does. */
+static int pp_io_task(void *arg, void **result)
+{
+    int end = (int)(intptr_t)arg;
+    conc_io_t io;
+
+    (void)result;
+    lb_check(conc_io_open(&io, pp.fd[end]), "conc_io_open");
+    if (end == 0)
+        pp_send_first();
+    for (;;) {
+        int rc = conc_io_wait(&io, CONC_READABLE, CONC_FOREVER);
+        if (rc < 0)
+            return rc;
+        if (pp_read(end) && !pp_on_message(end))
+            break;
+    }
+    lb_check(conc_io_release(&io) == pp.fd[end] ? 0 : -1, "conc_io_release");
+    return 0;
+}
+
+static int64_t pingpong_run(conc_task_fn fn)
 {
     conc_loop_t loop;
     conc_task_t *t[2];
 
-    (void)unused;
     pp_open();
     lb_check(conc_loop_init(&loop, NULL), "conc_loop_init");
     int64_t start = conc_now_ns();
     for (int end = 0; end < 2; end++)
-        lb_check(conc_task_spawn(&loop, NULL, pp_task, (void *)(intptr_t)end, &t[end]),
+        lb_check(conc_task_spawn(&loop, NULL, fn, (void *)(intptr_t)end, &t[end]),
                  "conc_task_spawn");
     for (int end = 0; end < 2; end++)
         lb_check(conc_loop_run_until_complete(&loop, t[end], NULL), "ping-pong task");
@@ -275,6 +297,18 @@ static int64_t pingpong_conc(void *unused)
     lb_check(conc_loop_destroy(&loop), "conc_loop_destroy");
     pp_close("libconc");
     return ns;
+}
+
+static int64_t pingpong_conc(void *unused)
+{
+    (void)unused;
+    return pingpong_run(pp_task);
+}
+
+static int64_t pingpong_conc_io(void *unused)
+{
+    (void)unused;
+    return pingpong_run(pp_io_task);
 }
 
 /* libconc callbacks: conc_loop_add_reader() on each end, registered once
@@ -397,10 +431,15 @@ static void bench_pingpong(int reps)
         double uv = k / (double)bench_best_of(reps, pingpong_uv, NULL);
         double ep = k / (double)bench_best_of(reps, pingpong_epoll, NULL);
         double cb = k / (double)bench_best_of(reps, pingpong_conc_cb, NULL);
+        double io = k / (double)bench_best_of(reps, pingpong_conc_io, NULL);
         snprintf(name, sizeof name, "loop_pingpong_%zuB_tasks_vs_uv_poll", pp.size);
         bench_report(name, conc, "libuv", uv, "rt/s", 1);
         snprintf(name, sizeof name, "loop_pingpong_%zuB_tasks_vs_epoll", pp.size);
         bench_report(name, conc, "raw_epoll", ep, "rt/s", 1);
+        snprintf(name, sizeof name, "loop_pingpong_%zuB_tasks_io_vs_uv_poll", pp.size);
+        bench_report(name, io, "libuv", uv, "rt/s", 1);
+        snprintf(name, sizeof name, "loop_pingpong_%zuB_tasks_io_vs_epoll", pp.size);
+        bench_report(name, io, "raw_epoll", ep, "rt/s", 1);
         snprintf(name, sizeof name, "loop_pingpong_%zuB_add_reader_vs_uv_poll", pp.size);
         bench_report(name, cb, "libuv", uv, "rt/s", 1);
     }

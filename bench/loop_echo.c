@@ -5,9 +5,11 @@
  *
  * The servers:
  *  - libconc: an acceptor task waits in conc_wait_fd() on the listening
- *    socket and spawns one detached task per connection, which loops on a
- *    non-blocking read() and write(), waiting in conc_wait_fd() when the
- *    socket has nothing to read (or no room to write). Like libuv, it waits
+ *    socket and spawns one detached task per connection, which owns its
+ *    socket through a conc_io_t (conc/taskio.h: the loop keeps the
+ *    registration between waits) and loops on conc_io_read() and
+ *    conc_io_write(), waiting in conc_io_wait() when the socket has nothing
+ *    to read. Like libuv, it waits
  *    again without retrying the read when the last read did not fill its
  *    buffer (one read() per message, not a second one that fails).
  *  - libuv: uv_listen(), uv_accept() into a uv_tcp_t per connection,
@@ -40,6 +42,7 @@
 
 #include "conc/loop.h"
 #include "conc/task.h"
+#include "conc/taskio.h"
 #include "conc/thread.h"
 #include "loop_bench.h"
 
@@ -236,45 +239,31 @@ static int listen_any(int *port)
     return fd;
 }
 
-static int write_all(int fd, const unsigned char *buf, size_t n)
-{
-    size_t off = 0;
-
-    while (off < n) {
-        ssize_t w = write(fd, buf + off, n - off);
-        if (w > 0) {
-            off += (size_t)w;
-        } else if (w < 0 && errno == EAGAIN) {
-            int rc = conc_wait_fd(fd, CONC_WRITABLE, CONC_FOREVER);
-            if (rc < 0)
-                return rc;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
+/* Each connection is owned by the loop (conc/taskio.h): its registration
+ * stays between waits, as a libuv stream's does. */
 static int conn_task(void *arg, void **result)
 {
     int fd = (int)(intptr_t)arg;
     unsigned char buf[SERVER_BUF];
     bool wait = true; /* a fresh connection has nothing to read yet */
+    conc_io_t io;
 
     (void)result;
+    lb_check(conc_io_open(&io, fd), "conc_io_open");
     for (;;) {
-        if (wait && conc_wait_fd(fd, CONC_READABLE, CONC_FOREVER) < 0)
+        size_t n;
+        if (wait && conc_io_wait(&io, CONC_READABLE, CONC_FOREVER) < 0)
             break;
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EAGAIN) {
+        int rc = conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT);
+        if (rc == CONC_EAGAIN) {
             wait = true;
             continue;
         }
-        if (n <= 0 || write_all(fd, buf, (size_t)n) != 0)
+        if (rc != 0 || n == 0 || conc_io_write(&io, buf, n, NULL, CONC_FOREVER) != 0)
             break; /* end of file, or an error */
-        wait = (size_t)n < sizeof buf;
+        wait = n < sizeof buf;
     }
-    close(fd);
+    conc_io_close(&io);
     ts.live--;
     return 0;
 }

@@ -25,6 +25,7 @@
 #include "conc/io.h"
 #include "conc/loop.h"
 #include "conc/task.h"
+#include "conc/taskio.h"
 #include "conc/process.h"
 #include "conc/pipe.h"
 #include "conc/shmqueue.h"

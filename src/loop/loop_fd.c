@@ -106,9 +106,12 @@ static int sync_events(conc__loop_t *l, int fd)
 {
     conc__fdwatch_t *w = &l->fds[fd];
     unsigned want = wanted_events(w);
-    unsigned target = want && one_task_alone(w) ? want | CONC__POLL_ONESHOT : want;
+    unsigned target = want && one_task_alone(w) && !w->owned ? want | CONC__POLL_ONESHOT : want;
 
-    if (!target) {
+    if (!target && w->owned) {
+        /* Kept as it is: the next wait on this descriptor needs no call. An
+         * event that nobody waits for removes it (reported()). */
+    } else if (!target) {
         if (w->events && w->armed)
             l->poller_ops->update(l->poller, fd, w->events, 0); /* cannot fail that matters */
         if (w->armed)
@@ -122,6 +125,44 @@ static int sync_events(conc__loop_t *l, int fd)
     }
     set_counted(l, w, want != 0);
     return 0;
+}
+
+/* Forget whatever registration fd has while nobody watches it. */
+static void drop_registration(conc__loop_t *l, int fd)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
+
+    if (!wanted_events(w) && w->events) {
+        l->poller_ops->update(l->poller, fd, w->events, 0);
+        w->events = 0;
+        w->armed = false;
+    }
+}
+
+int conc__fd_own(conc__loop_t *l, int fd)
+{
+    int rc;
+    conc__fdwatch_t *w = slot_for(l, fd, &rc);
+
+    if (!w)
+        return rc;
+    if (w->owned)
+        return CONC_EBUSY;
+    /* What the table remembers of an earlier descriptor with this number
+     * goes: the owner starts from a fresh registration. */
+    drop_registration(l, fd);
+    w->owned = true;
+    return 0;
+}
+
+void conc__fd_disown(conc__loop_t *l, int fd)
+{
+    if (fd < 0 || fd >= l->nfds_cap || !l->fds[fd].owned)
+        return;
+    l->fds[fd].owned = false;
+    drop_registration(l, fd);
+    if (wanted_events(&l->fds[fd]))
+        sync_events(l, fd); /* callbacks stay, registered the usual way */
 }
 
 static bool direction_taken(const conc__fdwatch_t *w, unsigned events)

@@ -54,6 +54,7 @@ typedef struct conc__fdwatch {
     conc_task_t *read_task, *write_task; /* tasks in conc_wait_fd() */
     unsigned events;                     /* what the poller was told (0: nothing registered) */
     bool armed;                          /* false: a one-shot registration that has fired */
+    bool owned; /* a conc_io_t owns it: its registration may stay (taskio.c) */
     bool counted;                        /* has watchers: counted in the loop's nwatched */
 } conc__fdwatch_t;
 
@@ -213,6 +214,12 @@ int conc__task_cancel_any(conc_task_t *t);
 int conc__loops_running(void);
 
 /* ---- loop_dump.c ---- */
+/* ---- loop_fd.c: descriptors owned by a conc_io_t (taskio.c) ---- */
+/* CONC_EINVAL (not open, the loop's own), CONC_EBUSY (owned already),
+ * CONC_ENOMEM. */
+int conc__fd_own(conc__loop_t *l, int fd);
+void conc__fd_disown(conc__loop_t *l, int fd);
+
 /* True when no task of l can ever be woken (see docs/loop.md). */
 bool conc__loop_deadlocked(conc__loop_t *l);
 /* True when deadlock detection is on and nothing inside l can act: only

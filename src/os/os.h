@@ -92,6 +92,16 @@ void conc__os_sleep_until(int64_t deadline_ns);
 int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
 /* Whether fd is an open descriptor of this process. */
 bool conc__os_fd_is_open(int fd);
+/* Make fd non-blocking: 0 or CONC_EINVAL. */
+int conc__os_fd_set_nonblock(int fd);
+/* One read() / write() on a non-blocking descriptor, EINTR retried. 0 with
+ * *n bytes (a read of 0 is end of file); CONC_EAGAIN when it would block;
+ * CONC_ECLOSED when the peer is gone (EPIPE, ECONNRESET; writes never raise
+ * SIGPIPE on sockets); CONC_EIO for another error. */
+int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n);
+int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n);
+/* close(): 0, or CONC_EINVAL for a descriptor that was not open. */
+int conc__os_fd_close(int fd);
 
 /* ---- wake-up descriptor ---------------------------------------------
  * A descriptor that another thread (or a signal handler) makes readable to

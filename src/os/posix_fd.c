@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "conc/io.h"
 #include "os.h"
@@ -66,4 +68,59 @@ int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns)
 bool conc__os_fd_is_open(int fd)
 {
     return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+}
+
+int conc__os_fd_set_nonblock(int fd)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags < 0)
+        return CONC_EINVAL;
+    if (flags & O_NONBLOCK)
+        return 0;
+    return fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0 ? 0 : CONC_EINVAL;
+}
+
+static int io_error(int err)
+{
+    if (err == EAGAIN || err == EWOULDBLOCK)
+        return CONC_EAGAIN;
+    if (err == EPIPE || err == ECONNRESET)
+        return CONC_ECLOSED;
+    return err == EBADF ? CONC_EINVAL : CONC_EIO;
+}
+
+int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n)
+{
+    for (;;) {
+        ssize_t r = read(fd, buf, cap);
+        if (r >= 0) {
+            *n = (size_t)r;
+            return 0;
+        }
+        if (errno != EINTR)
+            return io_error(errno);
+    }
+}
+
+/* send() with MSG_NOSIGNAL on sockets, so that a closed peer is an error
+ * code and not a SIGPIPE; write() for everything else. */
+int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n)
+{
+    for (;;) {
+        ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
+        if (r < 0 && errno == ENOTSOCK)
+            r = write(fd, buf, len);
+        if (r >= 0) {
+            *n = (size_t)r;
+            return 0;
+        }
+        if (errno != EINTR)
+            return io_error(errno);
+    }
+}
+
+int conc__os_fd_close(int fd)
+{
+    return close(fd) == 0 || errno == EINTR ? 0 : CONC_EINVAL;
 }

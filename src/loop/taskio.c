@@ -1,0 +1,108 @@
+/*
+ * Descriptors owned by a loop (conc/taskio.h). The loop's descriptor table
+ * marks an owned descriptor; a task's wait on it then keeps a plain
+ * level-triggered registration between waits instead of a one-shot one
+ * re-armed at every wait (loop_fd.c). Reads and writes go through the OS
+ * layer; waits through conc_wait_fd(), so other threads can use the handle
+ * too.
+ */
+#include "conc/taskio.h"
+#include "core/internal.h"
+#include "loop_internal.h"
+
+static bool open_handle(const conc_io_t *io)
+{
+    return io && io->fd_ >= 0 && io->loop_;
+}
+
+int conc_io_open(conc_io_t *io, int fd)
+{
+    if (!io || fd < 0)
+        return CONC_EINVAL;
+    conc__loop_t *l = conc__loop_running_here();
+    if (!l)
+        return CONC_EPERM;
+    int rc = conc__os_fd_set_nonblock(fd);
+    if (rc == 0)
+        rc = conc__fd_own(l, fd);
+    if (rc != 0)
+        return rc;
+    io->fd_ = fd;
+    io->loop_ = l;
+    return 0;
+}
+
+int conc_io_wait(conc_io_t *io, unsigned events, int64_t timeout_ns)
+{
+    if (!open_handle(io))
+        return CONC_EINVAL;
+    return conc_wait_fd(io->fd_, events, timeout_ns);
+}
+
+int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int64_t timeout_ns)
+{
+    if (!open_handle(io) || !got || (!buf && cap))
+        return CONC_EINVAL;
+    int64_t deadline = conc__deadline(timeout_ns);
+    for (;;) {
+        int rc = conc__os_fd_read(io->fd_, buf, cap, got);
+        if (rc == CONC_ECLOSED) { /* a reset: for a reader, the end of the stream */
+            *got = 0;
+            return 0;
+        }
+        if (rc != CONC_EAGAIN)
+            return rc;
+        if (timeout_ns == CONC_NOWAIT)
+            return CONC_EAGAIN;
+        rc = conc_wait_fd(io->fd_, CONC_READABLE, conc_timeout_left(deadline));
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *done, int64_t timeout_ns)
+{
+    size_t off = 0;
+    int rc = 0;
+
+    if (!open_handle(io) || (!buf && len))
+        return CONC_EINVAL;
+    int64_t deadline = conc__deadline(timeout_ns);
+    while (off < len) {
+        size_t n;
+        rc = conc__os_fd_write(io->fd_, (const unsigned char *)buf + off, len - off, &n);
+        if (rc == 0) {
+            off += n;
+            continue;
+        }
+        if (rc != CONC_EAGAIN)
+            break;
+        rc = conc_wait_fd(io->fd_, CONC_WRITABLE, conc_timeout_left(deadline));
+        if (rc < 0)
+            break;
+        rc = 0;
+    }
+    if (done)
+        *done = off;
+    return rc;
+}
+
+int conc_io_release(conc_io_t *io)
+{
+    if (!open_handle(io))
+        return CONC_EINVAL;
+    if (!conc__loop_owned_here(io->loop_))
+        return CONC_EPERM;
+    int fd = io->fd_;
+    conc__fd_disown(io->loop_, fd);
+    io->fd_ = -1;
+    io->loop_ = NULL;
+    return fd;
+}
+
+int conc_io_close(conc_io_t *io)
+{
+    int fd = conc_io_release(io);
+
+    return fd < 0 ? fd : conc__os_fd_close(fd);
+}

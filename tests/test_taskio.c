@@ -1,0 +1,392 @@
+/*
+ * Descriptors owned by a loop (conc/taskio.h), on the epoll and poll
+ * backends: arguments and errors, reads and writes with exact bytes, end of
+ * file, timeouts (never early), cancellation, many waits on one kept
+ * registration, release and close, a closed number reused by a plain wait
+ * and by a new handle, a peer that is gone, and use from another thread.
+ */
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conc/taskio.h"
+#include "helpers.h"
+
+static const int kinds[] = { CONC_POLLER_DEFAULT, CONC_POLLER_POLL };
+
+/* Run fn(arg) as the main task of a fresh loop with the given poller; its
+ * status. Checks inside tasks count failures instead of asserting (an
+ * assert would jump out of the coroutine). */
+static int run_on(int kind, conc_task_fn fn, void *arg)
+{
+    conc_loop_attr_t attr = CONC_LOOP_ATTR_INIT;
+    conc_loop_t loop;
+    conc_task_t *t;
+    void *res;
+
+    attr.poller = kind;
+    assert_rc(0, conc_loop_init(&loop, &attr));
+    assert_rc(0, conc_task_spawn(&loop, NULL, fn, arg, &t));
+    int rc = conc_loop_run_until_complete(&loop, t, &res);
+    assert_rc(0, conc_loop_destroy(&loop));
+    return rc;
+}
+
+#define CHECK(cond)                                                              \
+    do {                                                                         \
+        if (!(cond)) {                                                           \
+            print_error("%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+            return -1000 - __LINE__;                                             \
+        }                                                                        \
+    } while (0)
+
+static void pair(int sv[2])
+{
+    assert_int_equal(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+}
+
+/* ---- arguments ------------------------------------------------------------ */
+
+static int bad_arguments_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io, other;
+    size_t n;
+    char c;
+
+    (void)result;
+    CHECK(conc_io_open(NULL, sv[0]) == CONC_EINVAL);
+    CHECK(conc_io_open(&io, -1) == CONC_EINVAL);
+    int closed = dup(sv[0]);
+    close(closed);
+    CHECK(conc_io_open(&io, closed) == CONC_EINVAL);
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_open(&other, sv[0]) == CONC_EBUSY);
+    CHECK(conc_io_read(&io, NULL, 1, &n, CONC_NOWAIT) == CONC_EINVAL);
+    CHECK(conc_io_read(&io, &c, 1, NULL, CONC_NOWAIT) == CONC_EINVAL);
+    CHECK(conc_io_write(&io, NULL, 1, NULL, CONC_NOWAIT) == CONC_EINVAL);
+    CHECK(conc_io_wait(NULL, CONC_READABLE, 0) == CONC_EINVAL);
+    CHECK(conc_io_release(&io) == sv[0]);
+    /* A released handle is closed: everything refuses it. */
+    CHECK(conc_io_release(&io) == CONC_EINVAL);
+    CHECK(conc_io_close(&io) == CONC_EINVAL);
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_NOWAIT) == CONC_EINVAL);
+    CHECK(conc_io_wait(&io, CONC_READABLE, 0) == CONC_EINVAL);
+    CHECK(fcntl(sv[0], F_GETFD) >= 0); /* release leaves it open */
+    return 0;
+}
+
+static void io_bad_arguments_and_closed_handles_are_refused(void **state)
+{
+    int sv[2];
+    conc_io_t io;
+
+    (void)state;
+    pair(sv);
+    assert_rc(CONC_EPERM, conc_io_open(&io, sv[0])); /* no loop on this thread */
+    for (size_t k = 0; k < 2; k++)
+        assert_rc(0, run_on(kinds[k], bad_arguments_main, sv));
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* ---- reading and writing ---------------------------------------------------- */
+
+struct echo {
+    int fd[2];
+    int rounds;
+};
+
+static int echo_peer(void *arg, void **result)
+{
+    struct echo *e = arg;
+    conc_io_t io;
+    unsigned char buf[4096];
+
+    (void)result;
+    CHECK(conc_io_open(&io, e->fd[1]) == 0);
+    for (;;) {
+        size_t n;
+        int rc = conc_io_read(&io, buf, sizeof buf, &n, CONC_FOREVER);
+        CHECK(rc == 0);
+        if (n == 0)
+            break; /* end of file */
+        CHECK(conc_io_write(&io, buf, n, NULL, CONC_FOREVER) == 0);
+    }
+    CHECK(conc_io_close(&io) == 0);
+    return 0;
+}
+
+static int echo_main(void *arg, void **result)
+{
+    struct echo *e = arg;
+    conc_task_t *peer;
+    conc_io_t io;
+    unsigned char out[3000], in[3000];
+
+    (void)result;
+    CHECK(conc_task_spawn(conc_loop_current(), NULL, echo_peer, e, &peer) == 0);
+    CHECK(conc_io_open(&io, e->fd[0]) == 0);
+    for (int r = 0; r < e->rounds; r++) {
+        size_t len = 1 + (size_t)(r * 37) % sizeof out;
+        for (size_t i = 0; i < len; i++)
+            out[i] = (unsigned char)(r + i);
+        size_t done = 0;
+        CHECK(conc_io_write(&io, out, len, &done, CONC_FOREVER) == 0);
+        CHECK(done == len);
+        size_t got = 0;
+        while (got < len) {
+            size_t n;
+            CHECK(conc_io_read(&io, in + got, len - got, &n, CONC_SEC(10)) == 0);
+            CHECK(n > 0);
+            got += n;
+        }
+        CHECK(memcmp(in, out, len) == 0);
+    }
+    shutdown(e->fd[0], SHUT_WR);
+    CHECK(conc_task_join(peer, NULL, CONC_FOREVER) == 0);
+    size_t n;
+    CHECK(conc_io_read(&io, in, sizeof in, &n, CONC_SEC(10)) == 0);
+    CHECK(n == 0); /* the peer closed: end of file */
+    CHECK(conc_io_close(&io) == 0);
+    return 0;
+}
+
+static void io_read_and_write_move_exact_bytes_through_many_waits(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        struct echo e = { { -1, -1 }, 500 };
+        pair(e.fd);
+        assert_rc(0, run_on(kinds[k], echo_main, &e));
+        /* Both ends were closed by conc_io_close(). */
+        assert_int_equal(-1, fcntl(e.fd[0], F_GETFD));
+        assert_int_equal(-1, fcntl(e.fd[1], F_GETFD));
+    }
+}
+
+/* ---- timeouts and cancellation ----------------------------------------------- */
+
+static int timeouts_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char buf[8];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == CONC_EAGAIN);
+    int64_t start = conc_now_ns();
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(conc_now_ns() - start >= CONC_MS(20));
+    start = conc_now_ns();
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(conc_now_ns() - start >= CONC_MS(20));
+    CHECK(conc_io_wait(&io, CONC_WRITABLE, CONC_MS(20)) == CONC_WRITABLE);
+    /* Fill the socket: a timed write of more than it takes times out. */
+    static unsigned char big[1 << 22];
+    size_t done = 0;
+    CHECK(conc_io_write(&io, big, sizeof big, &done, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(done > 0 && done < sizeof big);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_timeouts_are_never_early(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], timeouts_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+struct cancel {
+    int fd;
+    int rc;
+};
+
+static int blocked_reader(void *arg, void **result)
+{
+    struct cancel *c = arg;
+    conc_io_t io;
+    char buf[8];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, c->fd) == 0);
+    c->rc = conc_io_read(&io, buf, sizeof buf, &n, CONC_FOREVER);
+    /* The request is delivered: the next wait works again. */
+    CHECK(conc_io_wait(&io, CONC_WRITABLE, CONC_SEC(10)) == CONC_WRITABLE);
+    CHECK(conc_io_release(&io) == c->fd);
+    return 0;
+}
+
+static int cancel_main(void *arg, void **result)
+{
+    conc_task_t *t;
+
+    (void)result;
+    CHECK(conc_task_spawn(conc_loop_current(), NULL, blocked_reader, arg, &t) == 0);
+    CHECK(conc_task_sleep(CONC_MS(5)) == 0);
+    CHECK(conc_task_cancel(t) == 0);
+    CHECK(conc_task_join(t, NULL, CONC_FOREVER) == 0);
+    return 0;
+}
+
+static void io_read_in_a_cancelled_task_returns_ecanceled(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        struct cancel c = { -1, 0 };
+        pair(sv);
+        c.fd = sv[0];
+        assert_rc(0, run_on(kinds[k], cancel_main, &c));
+        assert_rc(CONC_ECANCELED, c.rc);
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* ---- close, reuse, a gone peer ---------------------------------------------- */
+
+/* After conc_io_close() the number is free; a new descriptor that gets it is
+ * watched correctly by a plain wait and by a new handle. */
+static int reuse_main(void *arg, void **result)
+{
+    conc_io_t io;
+    int p[2], q[2];
+    char c;
+    size_t n;
+
+    (void)arg;
+    (void)result;
+    CHECK(pipe(p) == 0);
+    CHECK(conc_io_open(&io, p[0]) == 0);
+    CHECK(write(p[1], "a", 1) == 1);
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_SEC(10)) == 0 && n == 1 && c == 'a');
+    int num = p[0];
+    CHECK(conc_io_close(&io) == 0);
+    close(p[1]);
+    CHECK(pipe(q) == 0);
+    if (q[0] != num) {
+        CHECK(dup2(q[0], num) == num);
+        close(q[0]);
+        q[0] = num;
+    }
+    fcntl(q[0], F_SETFL, O_NONBLOCK);
+    CHECK(conc_wait_fd(q[0], CONC_READABLE, CONC_MS(5)) == CONC_ETIMEDOUT);
+    CHECK(write(q[1], "b", 1) == 1);
+    CHECK(conc_wait_fd(q[0], CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_open(&io, q[0]) == 0);
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_SEC(10)) == 0 && n == 1 && c == 'b');
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_MS(5)) == CONC_ETIMEDOUT);
+    CHECK(write(q[1], "c", 1) == 1);
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_SEC(10)) == 0 && n == 1 && c == 'c');
+    CHECK(conc_io_close(&io) == 0);
+    close(q[1]);
+    return 0;
+}
+
+static void io_closed_number_reused_is_watched_correctly(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++)
+        assert_rc(0, run_on(kinds[k], reuse_main, NULL));
+}
+
+static int gone_peer_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    close(sv[1]);
+    CHECK(conc_io_write(&io, "x", 1, NULL, CONC_SEC(10)) == CONC_ECLOSED); /* no SIGPIPE */
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_write_to_a_gone_peer_is_eclosed_without_sigpipe(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], gone_peer_main, sv));
+        close(sv[0]);
+    }
+}
+
+/* ---- other threads ------------------------------------------------------------- */
+
+struct cross {
+    conc_io_t io;
+    int peer;
+    int release_rc;
+    int read_rc;
+    char got;
+};
+
+static void *other_thread(void *arg)
+{
+    struct cross *x = arg;
+    size_t n;
+
+    x->release_rc = conc_io_release(&x->io); /* the owning loop runs */
+    x->read_rc = conc_io_read(&x->io, &x->got, 1, &n, CONC_SEC(10));
+    return NULL;
+}
+
+static int cross_main(void *arg, void **result)
+{
+    struct cross *x = arg;
+    conc_thread_t t;
+
+    (void)result;
+    CHECK(conc_io_open(&x->io, x->peer) == 0);
+    CHECK(conc_thread_create(&t, NULL, other_thread, x) == 0);
+    CHECK(conc_task_sleep(CONC_MS(5)) == 0);
+    CHECK(conc_thread_join(&t, NULL, CONC_FOREVER) == 0);
+    CHECK(conc_io_release(&x->io) == x->peer);
+    return 0;
+}
+
+static void io_from_another_thread_cannot_release_and_waits_by_itself(void **state)
+{
+    int sv[2];
+    struct cross x;
+
+    (void)state;
+    pair(sv);
+    memset(&x, 0, sizeof x);
+    x.peer = sv[0];
+    assert_int_equal(1, write(sv[1], "z", 1)); /* there before the thread reads */
+    assert_rc(0, run_on(CONC_POLLER_DEFAULT, cross_main, &x));
+    assert_rc(CONC_EPERM, x.release_rc);
+    assert_rc(0, x.read_rc);
+    assert_int_equal('z', x.got);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(io_bad_arguments_and_closed_handles_are_refused),
+        cmocka_unit_test(io_read_and_write_move_exact_bytes_through_many_waits),
+        cmocka_unit_test(io_timeouts_are_never_early),
+        cmocka_unit_test(io_read_in_a_cancelled_task_returns_ecanceled),
+        cmocka_unit_test(io_closed_number_reused_is_watched_correctly),
+        cmocka_unit_test(io_write_to_a_gone_peer_is_eclosed_without_sigpipe),
+        cmocka_unit_test(io_from_another_thread_cannot_release_and_waits_by_itself),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
