@@ -65,7 +65,11 @@ CONC_API int conc_io_wait(conc_io_t *io, unsigned events, int64_t timeout_ns);
 /**
  * @brief Read up to @p cap bytes; when nothing is there, wait (up to
  *        @p timeout_ns) and try again.
+ * @param io an open handle.
+ * @param buf where the bytes go; may be NULL when @p cap is 0.
+ * @param cap the size of @p buf.
  * @param got receives the bytes read: 0 means end of file.
+ * @param timeout_ns relative timeout (conc/time.h) while nothing is there.
  * @retval 0 read (or end of file).
  * @retval CONC_EAGAIN nothing to read and @p timeout_ns is CONC_NOWAIT.
  * @retval CONC_ETIMEDOUT nothing arrived before the deadline.
@@ -79,6 +83,10 @@ CONC_API int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int
 
 /**
  * @brief Write all @p len bytes, waiting while the descriptor is full.
+ * @param io an open handle.
+ * @param buf the bytes; may be NULL when @p len is 0.
+ * @param len their number.
+ * @param timeout_ns relative timeout (conc/time.h) for the whole write.
  * @param done if not NULL, receives the bytes written (all of them on 0; on
  *        an error, what went out before it).
  * @retval 0 everything was written.
