@@ -1744,7 +1744,7 @@ static void taskgroup_first_failure_cancels_the_rest(void **state)
  * A 32-bit process has 3-4 GB of address space: 100,000 stacks of 64 KiB
  * alive at once do not fit, so there 2,000 at a time. */
 #define HERD_TOTAL (UNDER_TSAN ? 4000L : 100000L)
-#define HERD_BATCH                                                                  \
+#define HERD_BATCH \
     (UNDER_TSAN ? 1000L : UNDER_ASAN ? 10000L : sizeof(void *) < 8 ? 2000L : HERD_TOTAL)
 
 struct herd {

@@ -54,8 +54,8 @@ typedef struct conc__fdwatch {
     conc_task_t *read_task, *write_task; /* tasks in conc_wait_fd() */
     unsigned events;                     /* what the poller was told (0: nothing registered) */
     bool armed;                          /* false: a one-shot registration that has fired */
-    bool owned; /* a conc_io_t owns it: its registration may stay (taskio.c) */
-    bool counted;                        /* has watchers: counted in the loop's nwatched */
+    bool owned;   /* a conc_io_t owns it: its registration may stay (taskio.c) */
+    bool counted; /* has watchers: counted in the loop's nwatched */
 } conc__fdwatch_t;
 
 /* Called with the task's lock held when it finishes (taskgroups, gather). */
