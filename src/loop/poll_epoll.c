@@ -99,18 +99,6 @@ static int epoll_update(conc__poller_t *p, int fd, unsigned old_events, unsigned
     return ctl(p, op, fd, new_events) == 0 ? 0 : error_of(errno);
 }
 
-/* Milliseconds for epoll_wait(): rounded up, so never early. */
-static int timeout_ms(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - conc_now_ns();
-    if (left <= 0)
-        return 0;
-    int64_t ms = left / 1000000 + (left % 1000000 != 0);
-    return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 static int wait_pwait2(conc__poller_t *p, int64_t deadline, int max)
 {
     struct timespec ts, *tsp = NULL;
@@ -136,7 +124,7 @@ static int do_wait(conc__poller_t *p, int64_t deadline, int max)
             return n;
         p->no_pwait2 = true;
     }
-    return epoll_wait(p->epfd, p->ev, max, timeout_ms(deadline));
+    return epoll_wait(p->epfd, p->ev, max, conc__os_timeout_ms(deadline));
 }
 
 static int reserve(conc__poller_t *p, int max)

@@ -149,17 +149,6 @@ static int poll_update(conc__poller_t *p, int fd, unsigned old_events, unsigned 
     return 0;
 }
 
-static int timeout_ms(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - conc_now_ns();
-    if (left <= 0)
-        return 0;
-    int64_t ms = left / 1000000 + (left % 1000000 != 0);
-    return ms > INT_MAX ? INT_MAX : (int)ms;
-}
-
 static unsigned ready_of(const struct pollfd *f)
 {
     unsigned watched =
@@ -203,7 +192,7 @@ static int poll_wait(conc__poller_t *p, int64_t deadline, conc__poll_event_t *ou
 {
     if (!out || max <= 0)
         return CONC_EINVAL;
-    int n = poll(p->fds, (nfds_t)p->n, timeout_ms(deadline));
+    int n = poll(p->fds, (nfds_t)p->n, conc__os_timeout_ms(deadline));
     if (n < 0) {
         if (errno == EINTR || errno == EAGAIN)
             return 0;

@@ -90,6 +90,10 @@ void conc__os_sleep_until(int64_t deadline_ns);
  * hang-up on fd reports every requested event, so the caller's next read or
  * write sees it), CONC_ETIMEDOUT, or CONC_EINVAL when fd is not open. */
 int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
+/* A deadline as the milliseconds timeout of poll() and epoll_wait(): -1 for
+ * none (negative), 0 when passed, else rounded up (so a wait never ends
+ * before the deadline) and capped at INT_MAX. */
+int conc__os_timeout_ms(int64_t deadline_ns);
 /* Whether fd is an open descriptor of this process. */
 bool conc__os_fd_is_open(int fd);
 /* Make fd non-blocking: 0 or CONC_EINVAL. */

@@ -9,9 +9,7 @@
 #include "conc/io.h"
 #include "os.h"
 
-/* Milliseconds poll() may sleep without waking before the deadline would
- * have passed: rounded up, so a timeout is never reported early. */
-static int poll_timeout_ms(int64_t deadline_ns)
+int conc__os_timeout_ms(int64_t deadline_ns)
 {
     if (deadline_ns < 0)
         return -1;
@@ -44,7 +42,7 @@ int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns)
     if (events & CONC_WRITABLE)
         p.events |= POLLOUT;
     for (;;) {
-        int timeout = poll_timeout_ms(deadline_ns);
+        int timeout = conc__os_timeout_ms(deadline_ns);
         int n = poll(&p, 1, timeout);
 
         if (n < 0) {
