@@ -79,9 +79,7 @@ bool conc__loop_quiet(conc__loop_t *l)
 static bool loop_quiet(conc__loop_t *l)
 {
     return !l->ready_head && conc__timerheap_count(&l->timers) == 0 && l->nwatched == 0 &&
-           !conc__remote_maybe_nonempty(l) &&
-           atomic_load_explicit(&l->pending_refs, memory_order_seq_cst) == 0 &&
-           l->nblocked_forever == l->nlive;
+           !conc__remote_maybe_nonempty(l) && l->nblocked_forever == l->nlive;
 }
 
 bool conc__loop_deadlocked(conc__loop_t *l)

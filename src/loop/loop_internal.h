@@ -141,7 +141,6 @@ struct conc__loop {
     _Atomic int remote_busy; /* threads inside a remote push or wake */
     char pad_stop_[64];
     _Atomic int stop;
-    _Atomic int pending_refs; /* outstanding bridges (to_thread, ...) */
 
     /* Running. */
     bool detect_deadlock;
