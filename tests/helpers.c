@@ -1,7 +1,10 @@
 #include "helpers.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 
 #include "core/waitq.h"
 #include "os/os.h"
@@ -96,4 +99,63 @@ void test_task_enter(struct test_task *t)
 void test_task_leave(struct test_task *t)
 {
     conc__context_switch((conc__context_t){ t->prev.ops, t->prev.ctx });
+}
+
+/* ---- soft checks ---- */
+
+static _Atomic int soft_failures;
+
+/* The error name of a negative code, else "value". */
+static const char *name_of(long v)
+{
+    return v < 0 && v >= -100 ? conc_strerror_name((int)v) : "value";
+}
+
+void test_check_rc_(long expected, long actual, const char *what, const char *file, int line)
+{
+    if (expected == actual)
+        return;
+    if (atomic_fetch_add(&soft_failures, 1) < 20)
+        fprintf(stderr, "%s:%d: %s: expected %ld (%s), got %ld (%s)\n", file, line, what, expected,
+                name_of(expected), actual, name_of(actual));
+}
+
+bool test_check_true_(bool ok, const char *what, const char *file, int line)
+{
+    if (!ok && atomic_fetch_add(&soft_failures, 1) < 20)
+        fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+    return ok;
+}
+
+int test_soft_failures(void)
+{
+    return atomic_load(&soft_failures);
+}
+
+void test_soft_reset(void)
+{
+    atomic_store(&soft_failures, 0);
+}
+
+/* ---- processes and descriptors ---- */
+
+int test_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+
+    if (!d)
+        d = opendir("/dev/fd");
+    assert_non_null(d);
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+void test_assert_no_children(void)
+{
+    errno = 0;
+    assert_int_equal(-1, waitpid(-1, NULL, WNOHANG));
+    assert_int_equal(ECHILD, errno);
 }

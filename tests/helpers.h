@@ -17,6 +17,25 @@
 
 #include "conc.h"
 
+/* Which sanitizer instruments this build: TSan allows about 8128 fibers
+ * (coroutines, tasks) alive and slows everything ~10x; ASan maps memory of
+ * its own per stack; neither runs under an address-space limit. Tests size
+ * themselves by these. */
+#ifndef __has_feature
+#    define __has_feature(x) 0
+#endif
+#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
+#    define UNDER_TSAN 1
+#else
+#    define UNDER_TSAN 0
+#endif
+#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
+#    define UNDER_ASAN 1
+#else
+#    define UNDER_ASAN 0
+#endif
+#define UNDER_SANITIZER (UNDER_TSAN || UNDER_ASAN)
+
 /* Multiplier for stress sizes: CONC_STRESS_SCALE in the environment, else
  * the build's stress_scale option. Stress tests stay a few seconds at 1. */
 long test_stress_scale(void);
@@ -32,6 +51,25 @@ bool test_under_emulator(void);
 /* Assert a return code, printing both names on failure. */
 #define assert_rc(expected, actual) test_assert_rc_((expected), (actual), __FILE__, __LINE__)
 void test_assert_rc_(int expected, int actual, const char *file, int line);
+
+/*
+ * Soft checks, for code where a failing assert_*() must not longjmp: inside
+ * a coroutine task or a loop callback (it would leave the loop running), on
+ * a helper thread. They print the first failures and count them all; the
+ * test asserts test_soft_failures() == 0 at its end (reset it in setup).
+ */
+#define CK(expected, actual) test_check_rc_((expected), (actual), #actual, __FILE__, __LINE__)
+#define CKT(cond) test_check_true_((cond), #cond, __FILE__, __LINE__)
+void test_check_rc_(long expected, long actual, const char *what, const char *file, int line);
+bool test_check_true_(bool ok, const char *what, const char *file, int line);
+int test_soft_failures(void);
+void test_soft_reset(void);
+
+/* Open descriptors of this process (the directory's own one included, the
+ * same way every time): compare before and after to find a leak. */
+int test_count_fds(void);
+/* Assert that this process has no child left, not even a zombie. */
+void test_assert_no_children(void);
 
 /* Run fn(arg) on n raw helper threads (created through the OS layer, so the
  * tests of conc_thread do not depend on themselves) and join them all. */

@@ -14,44 +14,10 @@
 
 #include "helpers.h"
 
-#ifndef __has_feature
-#    define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#else
-#    define UNDER_TSAN 0
-#endif
-#if UNDER_TSAN || defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#    define UNDER_SANITIZER 1
-#else
-#    define UNDER_SANITIZER 0
-#endif
-
-static _Atomic int failures;
-
-/* The error name of a negative code, else "value". */
-static const char *name_of(long v)
-{
-    return v < 0 && v >= -100 ? conc_strerror_name((int)v) : "value";
-}
-
-static void check_rc_(long expected, long actual, const char *what, const char *file, int line)
-{
-    if (expected == actual)
-        return;
-    if (atomic_fetch_add(&failures, 1) < 20)
-        fprintf(stderr, "%s:%d: %s: expected %ld (%s), got %ld (%s)\n", file, line, what, expected,
-                name_of(expected), actual, name_of(actual));
-}
-
-#define CK(expected, actual) check_rc_((expected), (actual), #actual, __FILE__, __LINE__)
-#define CKT(cond) check_rc_(1, (cond) ? 1 : 0, #cond, __FILE__, __LINE__)
-
 static int reset_failures(void **state)
 {
     (void)state;
-    atomic_store(&failures, 0);
+    test_soft_reset();
     return 0;
 }
 
@@ -214,7 +180,7 @@ static void cancelled_puts_and_gets_never_lose_or_duplicate_an_item(void **state
            "pending at the end\n",
            s.n, secs, atomic_load(&s.cancels), atomic_load(&s.cancelled_puts),
            atomic_load(&s.cancelled_gets), s.undelivered);
-    assert_int_equal(0, atomic_load(&failures));
+    assert_int_equal(0, test_soft_failures());
     long missing = 0, duplicated = 0;
     for (long i = 1; i <= s.n; i++) {
         missing += s.seen[i] == 0;
@@ -383,7 +349,7 @@ static void loops_and_threads_share_queues_mutex_and_semaphore_exactly(void **st
     long total = M.workers * M.rounds;
     printf("mix: %ld workers, %ld items in %.2f s, %ld put/get timeouts, max %d inside\n",
            M.workers, total, secs, atomic_load(&M.timeouts), atomic_load(&M.max_inside));
-    assert_int_equal(0, atomic_load(&failures));
+    assert_int_equal(0, test_soft_failures());
     long missing = 0, duplicated = 0;
     for (long i = 1; i <= total; i++) {
         missing += M.seen[i] == 0;

@@ -9,20 +9,6 @@
 #include "helpers.h"
 #include "os/os.h"
 
-#ifndef __has_feature
-#    define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#else
-#    define UNDER_TSAN 0
-#endif
-#if UNDER_TSAN || defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#    define UNDER_SANITIZER 1
-#else
-#    define UNDER_SANITIZER 0
-#endif
-
 enum { THREADS = 4 };
 
 /* ---- create, run, destroy on several threads at once -------------------- */

@@ -22,45 +22,16 @@
 
 /* ---- soft checks -------------------------------------------------------- */
 
-static _Atomic int failures;
-
-/* The error name of a negative code, else "value". */
-static const char *name_of(long v)
-{
-    return v < 0 && v >= -100 ? conc_strerror_name((int)v) : "value";
-}
-
-static void check_rc_(long expected, long actual, const char *what, const char *file, int line)
-{
-    if (expected == actual)
-        return;
-    fprintf(stderr, "%s:%d: %s: expected %ld (%s), got %ld (%s)\n", file, line, what, expected,
-            name_of(expected), actual, name_of(actual));
-    atomic_fetch_add(&failures, 1);
-}
-
-static bool check_true_(bool ok, const char *what, const char *file, int line)
-{
-    if (!ok) {
-        fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-        atomic_fetch_add(&failures, 1);
-    }
-    return ok;
-}
-
-#define CK(expected, actual) check_rc_((expected), (actual), #actual, __FILE__, __LINE__)
-#define CKT(cond) check_true_((cond), #cond, __FILE__, __LINE__)
-
 static int reset_failures(void **state)
 {
     (void)state;
-    atomic_store(&failures, 0);
+    test_soft_reset();
     return 0;
 }
 
 static void assert_no_failures(void)
 {
-    assert_int_equal(0, atomic_load(&failures));
+    assert_int_equal(0, test_soft_failures());
 }
 
 /* Run fn as the main task of a fresh loop (conc_run) and check it all. */

@@ -31,53 +31,22 @@
 
 /* ---- soft checks, descriptors, zombies ---------------------------------- */
 
-static _Atomic int failures;
-
-static void check_rc_(long expected, long actual, const char *what, const char *file, int line)
-{
-    if (expected == actual)
-        return;
-    fprintf(stderr, "%s:%d: %s: expected %ld (%s), got %ld (%s)\n", file, line, what, expected,
-            conc_strerror_name((int)expected), actual, conc_strerror_name((int)actual));
-    atomic_fetch_add(&failures, 1);
-}
-
-#define CK(expected, actual) check_rc_((expected), (actual), #actual, __FILE__, __LINE__)
-
-/* Open descriptors of this process (the directory's own one included, the
- * same way every time). */
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-
-    if (!d)
-        d = opendir("/dev/fd");
-    assert_non_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
 static int fds_before;
 
 static int setup(void **state)
 {
     (void)state;
-    atomic_store(&failures, 0);
-    fds_before = count_fds();
+    test_soft_reset();
+    fds_before = test_count_fds();
     return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    errno = 0;
-    assert_int_equal(-1, waitpid(-1, NULL, WNOHANG));
-    assert_int_equal(ECHILD, errno);
-    assert_int_equal(fds_before, count_fds());
-    assert_int_equal(0, atomic_load(&failures));
+    test_assert_no_children();
+    assert_int_equal(fds_before, test_count_fds());
+    assert_int_equal(0, test_soft_failures());
     return 0;
 }
 
@@ -634,7 +603,7 @@ static void never_called(conc_loop_t *loop, int fd, unsigned events, void *arg)
     (void)loop;
     (void)fd;
     (void)events;
-    atomic_fetch_add(&failures, 1);
+    CKT(!"a watcher of a busy sentinel was called");
     *(int *)arg += 1;
 }
 

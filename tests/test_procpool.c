@@ -15,25 +15,6 @@
 #include "conc/procpool.h"
 #include "helpers.h"
 
-static int open_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    int n = 0;
-
-    assert_non_null(d);
-    while (readdir(d))
-        n++;
-    closedir(d);
-    return n;
-}
-
-static void assert_no_children_left(void)
-{
-    errno = 0;
-    assert_int_equal(-1, waitpid(-1, NULL, WNOHANG));
-    assert_int_equal(ECHILD, errno);
-}
-
 /* ---- work run in the workers ---------------------------------------------- */
 
 /* A long in, its square and the worker's pid out. */
@@ -139,7 +120,7 @@ static void procpool_bad_arguments_are_rejected(void **state)
     assert_rc(CONC_EINVAL, conc_procpool_destroy(NULL));
     assert_rc(CONC_EINVAL, conc_procpool_shutdown(NULL, true));
     assert_int_equal(0, conc_procpool_workers(NULL));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 static void procpool_runs_jobs_in_several_processes_with_exact_results(void **state)
@@ -149,7 +130,7 @@ static void procpool_runs_jobs_in_several_processes_with_exact_results(void **st
     conc_procpool_attr_t a = CONC_PROCPOOL_ATTR_INIT;
     conc_future_t *f = calloc(N, sizeof *f);
     long pids[N];
-    int fds = open_fds();
+    int fds = test_count_fds();
 
     (void)state;
     assert_non_null(f);
@@ -179,8 +160,8 @@ static void procpool_runs_jobs_in_several_processes_with_exact_results(void **st
     }
     assert_true(distinct >= 1 && distinct <= 4);
     assert_rc(0, conc_procpool_destroy(&p));
-    assert_int_equal(fds, open_fds());
-    assert_no_children_left();
+    assert_int_equal(fds, test_count_fds());
+    test_assert_no_children();
     free(f);
 }
 
@@ -215,7 +196,7 @@ static void procpool_worker_crash_fails_its_job_and_is_replaced(void **state)
     conc_procpool_t p;
     conc_procpool_attr_t a = CONC_PROCPOOL_ATTR_INIT;
     conc_future_t f[N];
-    int fds = open_fds();
+    int fds = test_count_fds();
 
     (void)state;
     a.workers = 2;
@@ -244,8 +225,8 @@ static void procpool_worker_crash_fails_its_job_and_is_replaced(void **state)
     assert_int_equal(49, result_long(&f[0], 0));
     conc_future_destroy(&f[0]);
     assert_rc(0, conc_procpool_destroy(&p));
-    assert_int_equal(fds, open_fds());
-    assert_no_children_left();
+    assert_int_equal(fds, test_count_fds());
+    test_assert_no_children();
 }
 
 static void procpool_map_returns_results_in_order(void **state)
@@ -308,7 +289,7 @@ static void procpool_shutdown_with_wait_finishes_every_queued_job(void **state)
     conc_future_destroy(&f[0]);
     assert_rc(CONC_ECLOSED, conc_procpool_map(&p, square, &x, sizeof x, 1, NULL, 0, NULL));
     assert_rc(0, conc_procpool_destroy(&p));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 static void procpool_shutdown_without_wait_cancels_what_is_queued(void **state)
@@ -343,7 +324,7 @@ static void procpool_shutdown_without_wait_cancels_what_is_queued(void **state)
     assert_int_equal(N, ran + cancelled);
     assert_true(cancelled > 0); /* 60 x 20 ms on 2 workers: most were queued */
     assert_rc(0, conc_procpool_destroy(&p));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 static void procpool_future_cancelled_before_a_worker_takes_it_never_runs(void **state)

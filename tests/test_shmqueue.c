@@ -20,17 +20,6 @@
 #include "helpers.h"
 #include "proc/shmqueue_internal.h"
 
-#if defined(__SANITIZE_THREAD__)
-#    define UNDER_TSAN 1
-#elif defined(__has_feature)
-#    if __has_feature(thread_sanitizer)
-#        define UNDER_TSAN 1
-#    endif
-#endif
-#ifndef UNDER_TSAN
-#    define UNDER_TSAN 0
-#endif
-
 /* Memory shared with forked children, for what they report back. */
 static void *shared_block(size_t size)
 {
@@ -55,13 +44,6 @@ static void assert_exited_ok(pid_t pid)
 
     assert_true(WIFEXITED(status));
     assert_int_equal(0, WEXITSTATUS(status));
-}
-
-static void assert_no_children_left(void)
-{
-    errno = 0;
-    assert_int_equal(-1, waitpid(-1, NULL, WNOHANG));
-    assert_int_equal(ECHILD, errno);
 }
 
 static conc__shm_t *layout_of(conc_shmqueue_t *q)
@@ -197,7 +179,7 @@ static void shmqueue_shutdown_wakes_a_getter_in_another_process(void **state)
     assert_rc(CONC_ECLOSED, (int)*rc);
     assert_rc(0, conc_shmqueue_close(&q));
     munmap(rc, sizeof *rc);
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 /* ---- named queues ------------------------------------------------------------ */
@@ -240,7 +222,7 @@ static void shmqueue_named_create_open_unlink(void **state)
     /* Still usable by whoever had it open. */
     assert_rc(0, conc_shmqueue_put(&a, &v, CONC_NOWAIT));
     assert_rc(0, conc_shmqueue_close(&a));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 static void shmqueue_bad_names_are_einval(void **state)
@@ -339,7 +321,7 @@ static void shmqueue_four_producers_four_consumers_exact_checksum(void **state)
     assert_int_equal(0, conc_shmqueue_qsize(&q));
     assert_rc(0, conc_shmqueue_close(&q));
     munmap(t, sizeof *t);
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 /* ---- deaths -------------------------------------------------------------------- */
@@ -402,7 +384,7 @@ static void shmqueue_survives_a_process_killed_holding_its_lock(void **state)
     assert_int_equal(5, v);
     assert_int_equal(0, conc_shmqueue_qsize(&q));
     assert_rc(0, conc_shmqueue_close(&q));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 /* A process stopped (SIGSTOP) while holding the lock: CONC_NOWAIT calls give
@@ -446,7 +428,7 @@ static void shmqueue_lock_held_by_a_stopped_process_does_not_hang_timed_calls(vo
     assert_int_equal(3, v);
     assert_int_equal(1, conc_shmqueue_recoveries(&q));
     assert_rc(0, conc_shmqueue_close(&q));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 struct getter {
@@ -493,7 +475,7 @@ shmqueue_sleeping_getter_gets_the_item_of_a_producer_that_died_before_waking_it(
     assert_true(conc_now_ns() - start < CONC_MS(5000));
     assert_int_equal(1, conc_shmqueue_recoveries(&q));
     assert_rc(0, conc_shmqueue_close(&q));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 /* A producer SIGKILLed at a random moment, many times: every item whose put
@@ -559,7 +541,7 @@ static void shmqueue_producer_killed_at_random_points_loses_no_acknowledged_item
     assert_rc(0, conc_shmqueue_close(&q));
     free(seen);
     munmap(acked, sizeof *acked);
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 /* ---- tasks --------------------------------------------------------------------- */
@@ -635,7 +617,7 @@ static void shmqueue_get_in_a_task_suspends_only_the_task(void **state)
     task_queue = &q;
     assert_rc(0, conc_run(task_main, NULL, &res));
     assert_rc(0, conc_shmqueue_close(&q));
-    assert_no_children_left();
+    test_assert_no_children();
 }
 
 static void shmqueue_get_in_a_cancelled_task_returns_ecanceled(void **state)

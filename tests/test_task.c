@@ -27,20 +27,6 @@
 #include "conc/thread.h"
 #include "helpers.h"
 
-#ifndef __has_feature
-#    define __has_feature(x) 0
-#endif
-#if defined(__SANITIZE_THREAD__) || __has_feature(thread_sanitizer)
-#    define UNDER_TSAN 1
-#else
-#    define UNDER_TSAN 0
-#endif
-#if defined(__SANITIZE_ADDRESS__) || __has_feature(address_sanitizer)
-#    define UNDER_ASAN 1
-#else
-#    define UNDER_ASAN 0
-#endif
-
 /* "Not too late" bound for timed checks: CI machines are slow. */
 #define LATE_NS CONC_MS(2000)
 
