@@ -15,8 +15,10 @@
  *    listening socket and spawns a task per connection; each connection task
  *    is written like a blocking thread (read, write, repeat), but waiting
  *    suspends only the task, so one thread serves every connection;
- *  - sockets are non-blocking: read() or write() that cannot proceed fails
- *    with EAGAIN at once, and the task waits for readiness, then retries;
+ *  - each connection task owns its socket through a conc_io_t
+ *    (conc/taskio.h): conc_io_read() and conc_io_write() read what is there
+ *    and wait (suspending the task) only when nothing is, and the loop keeps
+ *    the socket registered between waits;
  *  - a clean stop: stop accepting, cancel the connections still open (their
  *    wait returns CONC_ECANCELED, they close their socket), join them all.
  */
@@ -56,51 +58,30 @@ static int set_nonblocking(int fd)
     return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* Write all of buf, suspending this task while the socket is full. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = conc_wait_fd(fd, CONC_WRITABLE, CONC_FOREVER);
-            if (rc < 0)
-                return rc;
-        } else if (n < 0 && errno != EINTR) {
-            return CONC_EIO;
-        }
-    }
-    return 0;
-}
-
 /* One connection: echo until the client closes, or until cancelled. */
 static int connection_task(void *arg, void **result)
 {
     struct conn *c = arg;
     char buf[16384];
-    int rc = 0;
+    size_t n;
+    conc_io_t io;
     (void)result;
 
-    for (;;) {
-        ssize_t n = read(c->fd, buf, sizeof buf);
-        if (n > 0) {
-            if ((rc = write_all(c->fd, buf, (size_t)n)) != 0)
-                break;
-            c->srv->echoed += n; /* one thread: no lock needed between tasks */
-        } else if (n == 0) {
-            break; /* the client closed its side: we are done */
-        } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-            if ((rc = conc_wait_fd(c->fd, CONC_READABLE, CONC_FOREVER)) < 0)
-                break; /* CONC_ECANCELED: the server is stopping */
-            rc = 0;
-        } else if (errno != EINTR) {
-            rc = CONC_EIO;
-            break;
-        }
+    int rc = conc_io_open(&io, c->fd); /* the socket is the loop's until closed */
+    if (rc != 0) {
+        close(c->fd);
+        c->srv->served++;
+        c->srv->errors++;
+        return rc;
     }
-    close(c->fd);
+    /* Read what is there, waiting only when nothing is; CONC_ECANCELED when
+     * the server is stopping; n == 0 when the client closed its side. */
+    while ((rc = conc_io_read(&io, buf, sizeof buf, &n, CONC_FOREVER)) == 0 && n > 0) {
+        if ((rc = conc_io_write(&io, buf, n, NULL, CONC_FOREVER)) != 0)
+            break;
+        c->srv->echoed += (long long)n; /* one thread: no lock needed between tasks */
+    }
+    conc_io_close(&io);
     c->srv->served++;
     if (rc != 0 && rc != CONC_ECANCELED)
         c->srv->errors++;
@@ -182,7 +163,7 @@ static int acceptor_task(void *arg, void **result)
             conns = bigger;
         }
         struct conn *c = malloc(sizeof *c);
-        if (!c || set_nonblocking(fd) != 0) {
+        if (!c) {
             free(c);
             close(fd);
             rc = CONC_ENOMEM;

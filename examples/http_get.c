@@ -11,8 +11,9 @@
  * What it teaches:
  *  - a non-blocking connect(): it returns EINPROGRESS at once; the task waits
  *    with conc_wait_fd(CONC_WRITABLE) and reads the outcome with SO_ERROR;
- *  - a task reads a response with non-blocking read()s, waiting for the
- *    socket in between, until the peer closes or Content-Length bytes came;
+ *  - the task then owns the socket through a conc_io_t (conc/taskio.h) and
+ *    reads the response with conc_io_read(), which waits only when nothing
+ *    is there, until the peer closes or Content-Length bytes came;
  *  - a per-request timeout with conc_task_wait_for() (asyncio.wait_for):
  *    when it passes, the task is cancelled, its pending wait returns
  *    CONC_ECANCELED, it closes its socket and ends; the caller is told
@@ -120,24 +121,6 @@ static int connect_to(struct request *r, int *out)
     return 0;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = conc_wait_fd(fd, CONC_WRITABLE, CONC_FOREVER);
-            if (rc < 0)
-                return rc;
-        } else if (n < 0 && errno != EINTR) {
-            return CONC_EIO;
-        }
-    }
-    return 0;
-}
-
 /* Parse the status line and headers; -1 if malformed. */
 static long parse_head(struct request *r, char *head, bool *chunked)
 {
@@ -164,18 +147,23 @@ static int fetch_task(void *arg, void **result)
     size_t have = 0, cap = 0, head_len = 0;
     long content_length = -1;
     bool chunked = false;
+    conc_io_t io;
     int fd, rc;
     (void)result;
 
     if ((rc = connect_to(r, &fd)) != 0)
         return rc;
+    if ((rc = conc_io_open(&io, fd)) != 0) { /* the loop owns the socket now */
+        close(fd);
+        return fail(r, rc, conc_strerror(rc), 0);
+    }
     char req[1300];
     int len = snprintf(req, sizeof req,
                        "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUser-Agent: libconc-http_get\r\n"
                        "Connection: close\r\n\r\n",
                        r->path, r->host, r->port);
-    if ((rc = send_all(fd, req, (size_t)len)) != 0) {
-        close(fd);
+    if ((rc = conc_io_write(&io, req, (size_t)len, NULL, CONC_FOREVER)) != 0) {
+        conc_io_close(&io);
         return fail(r, rc, rc == CONC_EIO ? "send failed" : conc_strerror(rc), 0);
     }
 
@@ -189,23 +177,14 @@ static int fetch_task(void *arg, void **result)
             }
             buf = bigger;
         }
-        ssize_t n = read(fd, buf + have, cap - have - 1);
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            /* Wait for more; a cancel (the timeout) ends the request here. */
-            if ((rc = conc_wait_fd(fd, CONC_READABLE, CONC_FOREVER)) < 0) {
-                fail(r, rc, conc_strerror(rc), 0);
-                break;
-            }
-            rc = 0;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fail(r, CONC_EIO, "read", errno);
+        /* What is there, or wait for more; a cancel (the timeout) ends the
+         * request here. */
+        size_t n;
+        if ((rc = conc_io_read(&io, buf + have, cap - have - 1, &n, CONC_FOREVER)) != 0) {
+            fail(r, rc, rc == CONC_EIO ? "read failed" : conc_strerror(rc), 0);
             break;
         }
-        have += (size_t)n;
+        have += n;
         buf[have] = '\0';
         if (head_len == 0) { /* still looking for the end of the headers */
             char *end = strstr(buf, "\r\n\r\n");
@@ -234,7 +213,7 @@ static int fetch_task(void *arg, void **result)
         }
     }
     free(buf);
-    close(fd);
+    conc_io_close(&io);
     return rc;
 }
 

@@ -10,7 +10,8 @@
  *  - a plain thread (made with conc_thread_create(), so the loop's deadlock
  *    check knows it exists) and tasks share one conc_queue_t: the thread's
  *    conc_queue_put() wakes a task blocked in conc_queue_get() on the loop;
- *  - tasks do network I/O with non-blocking sockets and conc_wait_fd(): a
+ *  - tasks do network I/O through sockets owned by the loop (conc_io_t,
+ *    conc/taskio.h; connecting still waits in conc_wait_fd()): a
  *    task waiting for its socket suspends only itself;
  *  - the server is just more tasks on the same loop: an acceptor task on
  *    127.0.0.1 with an ephemeral port (bind to port 0, getsockname()), and
@@ -105,25 +106,6 @@ static int set_nonblocking(int fd)
     return flags < 0 ? -1 : fcntl(fd, F_SETFL, flags | O_NONBLOCK);
 }
 
-/* Write all of buf to a non-blocking socket, waiting (as a task) when full. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n > 0) {
-            buf += n;
-            len -= (size_t)n;
-        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            int rc = conc_wait_fd(fd, CONC_WRITABLE, IO_TIMEOUT);
-            if (rc < 0)
-                return rc;
-        } else if (n < 0 && errno != EINTR) {
-            return CONC_EIO;
-        }
-    }
-    return 0;
-}
-
 /* Connect a non-blocking socket to 127.0.0.1:port without blocking the loop. */
 static int connect_local(int port, int *out_fd)
 {
@@ -161,19 +143,25 @@ static int publisher_task(void *arg, void **result)
 {
     struct publisher *p = arg;
     struct reading r;
+    conc_io_t io;
     int fd, rc;
     (void)result;
 
     if ((rc = connect_local(p->port, &fd)) != 0)
         return rc;
+    if ((rc = conc_io_open(&io, fd)) != 0) { /* the loop owns the socket now */
+        close(fd);
+        return rc;
+    }
     while ((rc = conc_queue_get(p->queue, &r, CONC_FOREVER)) == 0) {
         char line[32];
         int len = snprintf(line, sizeof line, "%" PRIu32 " %" PRId32 "\n", r.seq, r.millidegrees);
-        if ((rc = write_all(fd, line, (size_t)len)) != 0)
+        /* Writes it all, suspending this task while the socket is full. */
+        if ((rc = conc_io_write(&io, line, (size_t)len, NULL, IO_TIMEOUT)) != 0)
             break;
         p->sent++;
     }
-    close(fd); /* the server's reader sees end of file */
+    conc_io_close(&io); /* the server's reader sees end of file */
     return rc == CONC_ECLOSED ? 0 : rc;
 }
 
@@ -204,26 +192,22 @@ static int reader_task(void *arg, void **result)
 {
     struct conn *c = arg;
     char buf[4096];
-    size_t have = 0;
-    int rc = 0;
+    size_t have = 0, n;
+    conc_io_t io;
     (void)result;
 
+    int rc = conc_io_open(&io, c->fd);
+    if (rc != 0) {
+        close(c->fd);
+        return rc;
+    }
     for (;;) {
-        ssize_t n = read(c->fd, buf + have, sizeof buf - have);
+        /* What is there, or suspend this task until the socket has data. */
+        if ((rc = conc_io_read(&io, buf + have, sizeof buf - have, &n, IO_TIMEOUT)) != 0)
+            break;
         if (n == 0)
             break; /* the publisher closed: done */
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                /* Nothing yet: suspend this task until the socket has data. */
-                if ((rc = conc_wait_fd(c->fd, CONC_READABLE, IO_TIMEOUT)) < 0)
-                    break;
-                rc = 0;
-                continue;
-            }
-            rc = CONC_EIO;
-            break;
-        }
-        have += (size_t)n;
+        have += n;
         /* Handle every complete line; keep the partial one for later. */
         char *start = buf, *nl;
         while ((nl = memchr(start, '\n', have - (size_t)(start - buf))) != NULL) {
@@ -238,7 +222,7 @@ static int reader_task(void *arg, void **result)
             break;
         }
     }
-    close(c->fd);
+    conc_io_close(&io);
     return rc;
 }
 
