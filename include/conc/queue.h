@@ -232,6 +232,66 @@ CONC_API int conc_queue_get(conc_queue_t *q, void *out, int64_t timeout_ns);
 CONC_API int conc_queue_try_get(conc_queue_t *q, void *out);
 
 /**
+ * @brief Put the @p count items of the array @p items, in array order,
+ *        waiting up to @p timeout_ns for room whenever the queue is full.
+ * @param q the queue.
+ * @param items @p count items of item_size bytes each, back to back.
+ * @param count how many items to put; 0 puts nothing and returns 0.
+ * @param put receives how many items went in: always the first `*put` of
+ *        the array, 0 to @p count. Required, because a call that fails may
+ *        have put some.
+ * @param timeout_ns CONC_NOWAIT (put what fits now), a relative timeout for
+ *        the whole call, or CONC_FOREVER.
+ * @retval 0 all @p count items are in the queue (or in getters' hands).
+ * @retval CONC_EAGAIN full before all went in, with CONC_NOWAIT.
+ * @retval CONC_ETIMEDOUT full at the deadline before all went in.
+ * @retval CONC_ECLOSED the queue was shut down before all went in.
+ * @retval CONC_ECANCELED the waiting task was cancelled (tasks only).
+ * @retval CONC_EINVAL @p q, @p items or @p put NULL, @p q not initialised,
+ *         or the array's size overflowing; nothing was put.
+ * On every error the items from `items[*put]` on were not enqueued: the
+ * caller still owns them, nothing is lost or put twice.
+ *
+ * On a FIFO queue, the items of one call keep their order, and each run of
+ * them that finds room at once goes in with one atomic claim; items of other
+ * producers may come between two runs. Blocks only while full and only
+ * when @p timeout_ns is not CONC_NOWAIT. Callable from any thread or task;
+ * with CONC_NOWAIT also from timer callbacks. Not from signal handlers.
+ */
+CONC_API int conc_queue_put_many(conc_queue_t *q, const void *items, size_t count, size_t *put,
+                                 int64_t timeout_ns);
+
+/**
+ * @brief Remove up to @p max items (in the queue's order) into the array
+ *        @p out, waiting up to @p timeout_ns for the first one while the
+ *        queue is empty; the rest are what is there at that moment.
+ * @param q the queue.
+ * @param out room for @p max items of item_size bytes each.
+ * @param max most items to take (> 0).
+ * @param got receives how many were taken: 1 to @p max on success, 0 on
+ *        any error. Required.
+ * @param timeout_ns CONC_NOWAIT, a relative timeout, or CONC_FOREVER.
+ * @retval 0 `*got` (>= 1) items were removed into `out[0 .. *got)`.
+ * @retval CONC_EAGAIN empty and @p timeout_ns is CONC_NOWAIT.
+ * @retval CONC_ETIMEDOUT still empty at the deadline (never earlier).
+ * @retval CONC_ECLOSED the queue is shut down and empty.
+ * @retval CONC_ECANCELED the waiting task was cancelled (tasks only).
+ * @retval CONC_EINVAL @p q, @p out or @p got NULL, @p max 0, @p q not
+ *         initialised, or the array's size overflowing.
+ * On every error no item was removed and @p out is unchanged.
+ *
+ * Each item taken counts as one task for conc_queue_task_done(). On a FIFO
+ * queue, the items found without waiting are taken with one atomic claim,
+ * so a consumer draining a busy queue pays one claim per batch, not per
+ * item.
+ * Blocks only while empty and only when @p timeout_ns is not CONC_NOWAIT.
+ * Callable from any thread or task; with CONC_NOWAIT also from timer
+ * callbacks. Not from signal handlers.
+ */
+CONC_API int conc_queue_get_many(conc_queue_t *q, void *out, size_t max, size_t *got,
+                                 int64_t timeout_ns);
+
+/**
  * @brief Copy the item conc_queue_get() would return next into @p out,
  *        without removing it.
  * @retval 0 copied.

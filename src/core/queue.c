@@ -412,6 +412,121 @@ int conc_queue_try_get(conc_queue_t *q, void *out)
     return conc_queue_get(q, out, CONC_NOWAIT);
 }
 
+/* ---- batches ---------------------------------------------------------------- */
+
+/* Put what fits now, without waiting, from items[0..count): how many went
+ * in; *rc as conc__ring_put_many(). */
+static size_t put_now(conc_queue_t *q, const unsigned char *items, size_t count, int *rc)
+{
+    if (q->ring_) {
+        size_t n = conc__ring_put_many(q, items, count, rc);
+        if (n > 0 && atomic_load_explicit(&q->getters_waiting_, memory_order_seq_cst))
+            settle_unlocked(q);
+        return n;
+    }
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+    size_t n = 0;
+
+    conc__os_lock(conc__queue_lock(q));
+    while (n < count && (*rc = store_put(q, items + n * q->item_size_)) == 0)
+        n++;
+    if (n > 0)
+        settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+    return n;
+}
+
+/* Get what is there now, without waiting, into out[0..max): how many. */
+static size_t get_now(conc_queue_t *q, unsigned char *out, size_t max)
+{
+    if (q->ring_) {
+        size_t n = conc__ring_get_many(q, out, max);
+        if (n > 0 && atomic_load_explicit(&q->putters_waiting_, memory_order_seq_cst))
+            settle_unlocked(q);
+        return n;
+    }
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+    size_t n = 0;
+
+    conc__os_lock(conc__queue_lock(q));
+    while (n < max && store_get(q, out + n * q->item_size_) == 0)
+        n++;
+    if (n > 0)
+        settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+    return n;
+}
+
+/* One put that may wait, up to a deadline the caller already took. */
+static int put_until(conc_queue_t *q, const void *item, int64_t deadline)
+{
+    if (q->ring_) {
+        int rc = ring_spin(q, item, NULL, deadline);
+        if (rc != CONC_EAGAIN)
+            return rc;
+    }
+    return slow_path(q, item, NULL, true, deadline);
+}
+
+int conc_queue_put_many(conc_queue_t *q, const void *items, size_t count, size_t *put,
+                        int64_t timeout_ns)
+{
+    const unsigned char *next = items;
+    int64_t deadline = 0;
+    bool have_deadline = false;
+    size_t done = 0;
+    int rc = 0;
+
+    if (put)
+        *put = 0;
+    if (!valid(q) || !items || !put || count > SIZE_MAX / q->item_size_)
+        return CONC_EINVAL;
+    while (done < count) {
+        size_t n = put_now(q, next, count - done, &rc);
+        done += n;
+        next += n * q->item_size_;
+        if (n > 0)
+            continue; /* room may be left: look again before any waiting */
+        if (rc != CONC_EAGAIN || timeout_ns == CONC_NOWAIT)
+            break;
+        if (!have_deadline) {
+            /* The one deadline of this call, taken before any waiting. */
+            deadline = conc__deadline(timeout_ns);
+            have_deadline = true;
+        }
+        if ((rc = put_until(q, next, deadline)) != 0)
+            break;
+        done++;
+        next += q->item_size_;
+    }
+    *put = done;
+    return done == count ? 0 : rc;
+}
+
+int conc_queue_get_many(conc_queue_t *q, void *out, size_t max, size_t *got, int64_t timeout_ns)
+{
+    unsigned char *dst = out;
+
+    if (got)
+        *got = 0;
+    if (!valid(q) || !out || !got || max == 0 || max > SIZE_MAX / q->item_size_)
+        return CONC_EINVAL;
+    size_t n = get_now(q, dst, max);
+    if (n == 0) {
+        /* Nothing now: wait for one item like a plain get (which also says
+         * CONC_ECLOSED for a drained, shut-down queue), then take what
+         * came with it. */
+        int rc = conc_queue_get(q, dst, timeout_ns);
+        if (rc != 0)
+            return rc;
+        n = 1 + (max > 1 ? get_now(q, dst + q->item_size_, max - 1) : 0);
+    }
+    *got = n;
+    return 0;
+}
+
 int conc_queue_peek(conc_queue_t *q, void *out)
 {
     int rc = CONC_EAGAIN;

@@ -70,6 +70,11 @@ int conc__ring_put(conc_queue_t *q, const void *item);
 int conc__ring_get(conc_queue_t *q, void *out);
 /* 0 or CONC_EAGAIN, like conc__ring_get() without removing. */
 int conc__ring_peek(conc_queue_t *q, void *out);
+/* Batches: claim up to count free slots (max items) with one CAS and copy
+ * the items in (out). Return how many; put_many sets *rc to 0, CONC_EAGAIN
+ * (full) or CONC_ECLOSED. */
+size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int *rc);
+size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max);
 /* How long (ns) a FIFO getter or putter retries the ring before it sleeps:
  * learned per queue, 0 on a single CPU. */
 int64_t conc__ring_spin_limit(const conc_queue_t *q);

@@ -134,6 +134,93 @@ int conc__ring_peek(conc_queue_t *q, void *out)
     return 0;
 }
 
+/* ---- batches ------------------------------------------------------------
+ * A batch claims a run of consecutive positions with one compare-and-swap,
+ * then copies and publishes slot by slot. The stores are release, not
+ * sequentially consistent like a single put's or get's: one fence after the
+ * run gives the same "somebody may sleep" guarantee (queue.c pairs it with
+ * announce()'s fence) for the price of one. */
+
+/* The positions from pos on whose sequence words read want(p): how many, up
+ * to max; *dif is the first mismatch (0 when all max matched). */
+static size_t run_length(const conc_queue_t *q, uint64_t pos, size_t max, uint64_t add,
+                         int64_t *dif)
+{
+    size_t n = 0;
+
+    *dif = 0;
+    for (; n < max; n++) {
+        uint64_t p = pos + n;
+        *dif = (int64_t)(atomic_load_explicit(slot_seq(q, p), memory_order_acquire) - (p + add));
+        if (*dif != 0)
+            break;
+    }
+    return n;
+}
+
+size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int *rc)
+{
+    uint64_t pos = atomic_load_explicit(&q->tail_, memory_order_relaxed);
+    int64_t dif;
+    size_t n;
+
+    for (;;) {
+        if (CONC_UNLIKELY(pos & CONC__QUEUE_CLOSED)) {
+            *rc = CONC_ECLOSED;
+            return 0;
+        }
+        n = run_length(q, pos, count, 0, &dif);
+        if (n > 0) {
+            if (atomic_compare_exchange_weak_explicit(&q->tail_, &pos, pos + n,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                break;
+        } else if (dif < 0) {
+            *rc = CONC_EAGAIN; /* full */
+            return 0;
+        } else {
+            pos = atomic_load_explicit(&q->tail_, memory_order_relaxed);
+        }
+    }
+    const unsigned char *src = items;
+    for (size_t i = 0; i < n; i++, src += q->item_size_) {
+        conc__queue_copy(slot_item(q, pos + i), src, q->item_size_);
+        atomic_store_explicit(slot_seq(q, pos + i), pos + i + 1, memory_order_release);
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    *rc = 0;
+    return n;
+}
+
+size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max)
+{
+    uint64_t pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
+    int64_t dif;
+    size_t n;
+
+    for (;;) {
+        if (CONC_UNLIKELY(pos & CONC__QUEUE_PEEK))
+            pos = wait_for_peek(q);
+        n = run_length(q, pos, max, 1, &dif);
+        if (n > 0) {
+            /* Acquire, as in claim_first(): a peek's copy came first. */
+            if (atomic_compare_exchange_weak_explicit(&q->head_, &pos, pos + n,
+                                                      memory_order_acquire, memory_order_relaxed))
+                break;
+        } else if (dif < 0) {
+            return 0; /* empty, or the first item is still being written */
+        } else {
+            pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
+        }
+    }
+    unsigned char *dst = out;
+    for (size_t i = 0; i < n; i++, dst += q->item_size_) {
+        conc__queue_copy(dst, slot_item(q, pos + i), q->item_size_);
+        atomic_store_explicit(slot_seq(q, pos + i), pos + i + q->capacity_, memory_order_release);
+    }
+    atomic_thread_fence(memory_order_seq_cst);
+    return n;
+}
+
 /* ---- how long to retry the ring before sleeping ------------------------ */
 
 /* The learned spin (conc_queue_t.spin_, an average in ns) stays within these. */
