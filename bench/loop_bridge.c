@@ -8,7 +8,10 @@
  *     usual alternative: a mutex-protected growable array plus
  *     uv_async_send() into a libuv loop, whose async callback swaps the array
  *     out under the lock and consumes it. Items per second from the first
- *     put to the last item consumed.
+ *     put to the last item consumed. Twice: the task getting one item per
+ *     call, and getting what is there (up to 256) per call with
+ *     conc_queue_get_many(), which is what the peer's consumer does; the
+ *     producer puts one item per call in every version.
  *  7. task -> task on one loop: a producer task puts N items into a
  *     conc_queue_t that a consumer task gets them from, beside the same hand-off
  *     through the loop's plain callbacks (a producer callback that schedules
@@ -78,6 +81,31 @@ static void *tt_conc_producer(void *arg)
     return NULL;
 }
 
+/* The same consumer taking whatever is there, up to a batch, per call. */
+static int tt_conc_batch_consumer(void *arg, void **result)
+{
+    enum { BATCH = 256 };
+    const long n = tt.n;
+    uint64_t v[BATCH], sum = 0;
+    long count = 0;
+
+    (void)arg;
+    (void)result;
+    while (count < n) {
+        size_t got;
+        int rc = conc_queue_get_many(&tt_q, v, BATCH, &got, CONC_FOREVER);
+        if (rc != 0)
+            return rc;
+        for (size_t i = 0; i < got; i++)
+            sum += v[i];
+        count += (long)got;
+    }
+    tt.end = conc_now_ns();
+    tt.sum = sum;
+    tt.count = count;
+    return 0;
+}
+
 static int tt_conc_consumer(void *arg, void **result)
 {
     const long n = tt.n;
@@ -99,20 +127,20 @@ static int tt_conc_consumer(void *arg, void **result)
     return 0;
 }
 
-static int64_t thread_task_conc(void *unused)
+static int64_t thread_task_conc(void *consumer_fn)
 {
     conc_loop_t loop;
     conc_task_t *consumer;
     conc_thread_t th;
 
-    (void)unused;
     tt.count = 0;
     tt.sum = 0;
     lb_check(conc_queue_init(&tt_q, sizeof(uint64_t), BRIDGE_CAPACITY, NULL), "conc_queue_init");
     /* Deadlock detection stays on (the default): the producer thread, woken
      * from a full queue, is uncounted by its waker, so it never looks parked. */
     lb_check(conc_loop_init(&loop, NULL), "conc_loop_init");
-    lb_check(conc_task_spawn(&loop, NULL, tt_conc_consumer, NULL, &consumer), "conc_task_spawn");
+    lb_check(conc_task_spawn(&loop, NULL, *(conc_task_fn *)consumer_fn, NULL, &consumer),
+             "conc_task_spawn");
     lb_check(conc_thread_create(&th, NULL, tt_conc_producer, NULL), "conc_thread_create");
     lb_check(conc_loop_run_until_complete(&loop, consumer, NULL), "consumer task");
     lb_check(conc_thread_join(&th, NULL, CONC_FOREVER), "conc_thread_join");
@@ -212,13 +240,17 @@ static void bench_thread_task(int reps)
 {
     tt.n = lb_count(2000000, 1);
     double k = (double)tt.n * 1e9;
-    double conc = k / (double)bench_best_of(reps, thread_task_conc, NULL);
+    conc_task_fn one = tt_conc_consumer, many = tt_conc_batch_consumer;
+    double conc = k / (double)bench_best_of(reps, thread_task_conc, &one);
+    double batch = k / (double)bench_best_of(reps, thread_task_conc, &many);
     double uv = k / (double)bench_best_of(reps, thread_task_uv, NULL);
 
     printf("%ld items from a producer thread to a consumer on a loop, items/s (higher is"
            " better):\n",
            tt.n);
     bench_report("bridge_thread_to_task_queue", conc, "libuv_async_locked_array", uv, "items/s", 1);
+    bench_report("bridge_thread_to_task_queue_get_many", batch, "libuv_async_locked_array", uv,
+                 "items/s", 1);
 }
 
 /* ---- 7. task -> task on one loop, vs callbacks ------------------------------ */
