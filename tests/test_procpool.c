@@ -14,6 +14,7 @@
 
 #include "conc/procpool.h"
 #include "helpers.h"
+#include "proc/procpool_internal.h"
 
 /* ---- work run in the workers ---------------------------------------------- */
 
@@ -229,6 +230,56 @@ static void procpool_worker_crash_fails_its_job_and_is_replaced(void **state)
     test_assert_no_children();
 }
 
+static int always_crash(const void *arg, size_t len, void *out, size_t cap, size_t *out_len)
+{
+    (void)arg;
+    (void)len;
+    (void)out;
+    (void)cap;
+    (void)out_len;
+    raise(SIGKILL);
+    return 0;
+}
+
+static int refuse_restart(void)
+{
+    return CONC_ELIMIT;
+}
+
+/* Both workers die and neither can be replaced: every queued job fails with
+ * CONC_EIO instead of waiting forever, and so does every later submit. */
+static void procpool_that_cannot_replace_any_worker_fails_every_job(void **state)
+{
+    enum { N = 12 };
+    conc_procpool_t p;
+    conc_procpool_attr_t a = CONC_PROCPOOL_ATTR_INIT;
+    conc_future_t f[N], late;
+    int fds = test_count_fds();
+
+    (void)state;
+    a.workers = 2;
+    assert_rc(0, conc_procpool_init(&p, &a));
+    conc__procpool_restart_fault = refuse_restart;
+    for (long i = 0; i < N; i++)
+        assert_rc(0, conc_procpool_submit(&p, always_crash, &i, sizeof i, &f[i]));
+    for (long i = 0; i < N; i++) {
+        void *v;
+        assert_rc(CONC_EIO, conc_future_result(&f[i], &v, CONC_MS(20000)));
+        conc_future_destroy(&f[i]);
+    }
+    long x = 3;
+    assert_rc(CONC_EIO, conc_procpool_submit(&p, square, &x, sizeof x, &late));
+    void *v;
+    assert_rc(CONC_EIO, conc_future_result(&late, &v, CONC_NOWAIT));
+    conc_future_destroy(&late);
+    assert_rc(CONC_EIO, conc_procpool_map(&p, square, &x, sizeof x, 1, NULL, 0, NULL));
+    assert_int_equal(0, conc_procpool_replaced(&p));
+    conc__procpool_restart_fault = NULL;
+    assert_rc(0, conc_procpool_destroy(&p));
+    assert_int_equal(fds, test_count_fds());
+    test_assert_no_children();
+}
+
 static void procpool_map_returns_results_in_order(void **state)
 {
     enum { N = 1000 };
@@ -395,6 +446,7 @@ int main(void)
         cmocka_unit_test(procpool_runs_jobs_in_several_processes_with_exact_results),
         cmocka_unit_test(procpool_job_errors_become_future_errors),
         cmocka_unit_test(procpool_worker_crash_fails_its_job_and_is_replaced),
+        cmocka_unit_test(procpool_that_cannot_replace_any_worker_fails_every_job),
         cmocka_unit_test(procpool_map_returns_results_in_order),
         cmocka_unit_test(procpool_shutdown_with_wait_finishes_every_queued_job),
         cmocka_unit_test(procpool_shutdown_without_wait_cancels_what_is_queued),

@@ -95,12 +95,16 @@ CONC_API int conc_procpool_init(conc_procpool_t *p, const conc_procpool_attr_t *
  * @param future caller storage for the job's future, or NULL when nobody
  *        needs the result. The call initialises it. It completes with a
  *        conc_procpool_result_t * (free() it), with fn's negative return
- *        code, with CONC_EIO when the worker died running the job, or as
+ *        code, with CONC_EIO when the worker died running the job (or
+ *        when the pool broke before a worker took it, see below), or as
  *        cancelled (conc_future_cancel() before a worker takes it, or
  *        conc_procpool_shutdown() without waiting). Destroy it with
  *        conc_future_destroy() once done.
  * @retval 0 queued.
  * @retval CONC_ECLOSED the pool was shut down.
+ * @retval CONC_EIO the pool is broken: every worker died and no
+ *         replacement could be started (out of processes or descriptors).
+ *         The jobs queued at that moment failed with CONC_EIO too.
  * @retval CONC_EOVERFLOW @p arg_len is larger than the pool's max_arg.
  * @retval CONC_EINVAL @p p or @p fn NULL, @p arg NULL with @p arg_len > 0.
  * @retval CONC_ENOMEM no memory for the job.

@@ -24,6 +24,9 @@
 #include "conc/queue.h"
 #include "conc/task.h"
 #include "conc/thread.h"
+#include "procpool_internal.h"
+
+int (*conc__procpool_restart_fault)(void);
 
 #define DEFAULT_MAX ((size_t)64 << 10)
 #define MAX_WORKERS 1024
@@ -62,6 +65,8 @@ struct pool {
     conc_event_t started; /* the pool's thread has started every worker */
     int start_rc;
     _Atomic bool closed;
+    _Atomic bool broken; /* no worker left, none could be started */
+    _Atomic int live;    /* worker tasks still serving the queue */
     _Atomic unsigned long replaced;
     struct worker *w;
 };
@@ -152,6 +157,19 @@ static void fail(struct job *j, int error)
     free(j);
 }
 
+/* Every worker is gone and none could be replaced: no job will ever run
+ * again. Close the queue (a racing submit then fails) and fail what is in
+ * it, so that nobody waits forever for a result. */
+static void break_pool(struct pool *pool)
+{
+    struct job *j;
+
+    atomic_store(&pool->broken, true);
+    conc_queue_shutdown(&pool->jobs, false);
+    while (conc_queue_get(&pool->jobs, &j, CONC_NOWAIT) == 0)
+        fail(j, CONC_EIO);
+}
+
 /* One exchange with the worker; CONC_EIO when the worker is gone. */
 static int run_job(struct worker *w, struct job *j)
 {
@@ -204,12 +222,18 @@ static int worker_task(void *arg, void **result)
         conc_pipe_close(&w->end);
         conc_process_join(&w->proc, CONC_FOREVER);
         conc_process_close(&w->proc);
-        int rc = start_worker(w);
+        int rc = conc__procpool_restart_fault ? conc__procpool_restart_fault() : 0;
+        if (rc == 0)
+            rc = start_worker(w);
         if (rc == 0)
             atomic_fetch_add(&w->pool->replaced, 1);
         fail(j, CONC_EIO);
-        if (rc != 0)
-            return rc; /* the other workers carry on */
+        if (rc != 0) {
+            /* The other workers carry on; the last one gone breaks the pool. */
+            if (atomic_fetch_sub(&w->pool->live, 1) == 1)
+                break_pool(w->pool);
+            return rc;
+        }
     }
     stop_worker(w);
     return 0;
@@ -234,6 +258,7 @@ static int pool_main(void *arg, void **result)
             break;
     }
     pool->start_rc = rc;
+    atomic_store(&pool->live, started);
     if (rc != 0)
         conc_queue_shutdown(&pool->jobs, false); /* the started ones end */
     conc_event_set(&pool->started);
@@ -335,6 +360,8 @@ int conc_procpool_submit(conc_procpool_t *p, conc_procpool_fn fn, const void *ar
         return reject(future, CONC_EOVERFLOW);
     if (atomic_load(&pool->closed))
         return reject(future, CONC_ECLOSED);
+    if (atomic_load(&pool->broken))
+        return reject(future, CONC_EIO);
     struct job *j = malloc(sizeof *j + arg_len);
     if (!j)
         return reject(future, CONC_ENOMEM);
@@ -351,6 +378,8 @@ int conc_procpool_submit(conc_procpool_t *p, conc_procpool_fn fn, const void *ar
     if (arg_len)
         memcpy(j->arg, arg, arg_len);
     int rc = conc_queue_put(&pool->jobs, &j, CONC_FOREVER);
+    if (rc == CONC_ECLOSED && atomic_load(&pool->broken))
+        rc = CONC_EIO; /* closed by break_pool(), not by a shutdown */
     if (rc != 0) {
         free(j);
         if (future)
