@@ -18,6 +18,12 @@
 #define CONC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define CONC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+/* Code that every loop iteration or task switch runs: the compiler and the
+ * linker group it (.text.hot), so that the hot path spans few pages of code.
+ * That matters where every system call flushes the TLB (page-table
+ * isolation without PCID): each page touched afterwards costs a walk. */
+#define CONC__HOT __attribute__((hot))
+
 /* The monotonic deadline of a relative timeout (conc/time.h convention):
  * negative means none. Internal callers use this, never conc_now_ns() + t. */
 static inline int64_t conc__deadline(int64_t timeout_ns)

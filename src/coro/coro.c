@@ -139,7 +139,7 @@ int conc_coro_create(conc_coro_t *co, const conc_coro_attr_t *attr, conc_coro_fn
     return 0;
 }
 
-int conc_coro_resume(conc_coro_t *co, void *in, void **out)
+CONC__HOT int conc_coro_resume(conc_coro_t *co, void *in, void **out)
 {
     if (CONC_UNLIKELY(!co || co->state_ != STATE(CONC_CORO_SUSPENDED)))
         return resume_refused(co);
@@ -155,7 +155,7 @@ int conc_coro_resume(conc_coro_t *co, void *in, void **out)
     return conc__ctx_switch(&co->back_sp_, co->sp_);
 }
 
-int conc_coro_yield(void *out, void **in)
+CONC__HOT int conc_coro_yield(void *out, void **in)
 {
     conc_coro_t *co = current;
 
@@ -168,12 +168,12 @@ int conc_coro_yield(void *out, void **in)
     return conc__ctx_switch(&co->sp_, co->back_sp_);
 }
 
-int conc_coro_status(const conc_coro_t *co)
+CONC__HOT int conc_coro_status(const conc_coro_t *co)
 {
     return is_alive(co) ? (int)(co->state_ & 0xff) : CONC_EINVAL;
 }
 
-conc_coro_t *conc_coro_current(void)
+CONC__HOT conc_coro_t *conc_coro_current(void)
 {
     return current;
 }

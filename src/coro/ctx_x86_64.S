@@ -14,7 +14,9 @@
  */
     .text
 
-/* int conc__ctx_switch(void **save, void *to): returns 0 when continued */
+/* int conc__ctx_switch(void **save, void *to): returns 0 when continued.
+ * In .text.hot, beside the C code of the switch path (coro.c). */
+    .section .text.hot.conc__ctx_switch,"ax",@progbits
     .globl conc__ctx_switch
     .hidden conc__ctx_switch
     .type conc__ctx_switch, @function
@@ -78,6 +80,8 @@ conc__ctx_switch:
     jmp *%rcx
     .cfi_endproc
     .size conc__ctx_switch, .-conc__ctx_switch
+
+    .text
 
 /* void *conc__ctx_make(void *lo, void *hi, void (*fn)(void *), void *arg) */
     .globl conc__ctx_make

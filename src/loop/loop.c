@@ -100,12 +100,9 @@ int conc_loop_init(conc_loop_t *loop, const conc_loop_attr_t *attr)
     l->detect_deadlock = attr->detect_deadlock;
     conc__timerheap_init(&l->timers);
     conc__mpsc_init(&l->remote);
-    conc__ring_cell_t *cells = malloc(CONC__RING_CELLS * sizeof *cells);
-    if (!cells) {
-        free(l);
-        return CONC_ENOMEM;
-    }
-    conc__ring_cells_init(&l->ring, cells);
+    /* The small structures that every iteration uses first, the ring's
+     * cells (24 KiB, touched only by remote calls) last: allocated in this
+     * order, the former tend to share a page. */
     rc = ops->open(&l->poller);
     if (rc != 0)
         goto fail_poller;
@@ -115,16 +112,23 @@ int conc_loop_init(conc_loop_t *loop, const conc_loop_attr_t *attr)
     rc = conc__fd_init(l);
     if (rc != 0)
         goto fail_fd;
+    conc__ring_cell_t *cells = malloc(CONC__RING_CELLS * sizeof *cells);
+    if (!cells) {
+        rc = CONC_ENOMEM;
+        goto fail_cells;
+    }
+    conc__ring_cells_init(&l->ring, cells);
     loop->impl_ = l;
     return 0;
 
+fail_cells:
+    conc__fd_destroy(l);
 fail_fd:
     conc__os_wakefd_close(&l->wakefd);
 fail_wakefd:
     ops->close(l->poller);
 fail_poller:
     conc__timerheap_destroy(&l->timers);
-    free(l->ring.cells);
     free(l);
     return rc;
 }
@@ -230,7 +234,7 @@ static int64_t poll_deadline(conc__loop_t *l, int64_t limit)
     return next;
 }
 
-static int iterate(conc__loop_t *l, int64_t limit, unsigned *skipped)
+CONC__HOT static int iterate(conc__loop_t *l, int64_t limit, unsigned *skipped)
 {
     int64_t deadline = poll_deadline(l, limit);
     int rc = 0;
@@ -247,7 +251,9 @@ static int iterate(conc__loop_t *l, int64_t limit, unsigned *skipped)
         rc = conc__fd_poll(l, deadline);
         atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
     }
-    conc__remote_drain(l);
+    /* The check first: nothing it says empty could be drained. */
+    if (conc__remote_maybe_nonempty(l))
+        conc__remote_drain(l);
     if (conc__timerheap_count(&l->timers))
         conc__timers_expire(l, conc_now_ns());
     for (size_t n = l->ready_count; n > 0; n--) {
@@ -297,7 +303,7 @@ int conc_loop_run_once(conc_loop_t *loop, int64_t timeout_ns)
 
 /* Used by conc_loop_run_until_complete(): iterate until done(arg), or until
  * nothing can ever happen again. */
-int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *arg)
+CONC__HOT int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *arg)
 {
     unsigned skipped = 0;
     int64_t recheck = 0;
@@ -307,7 +313,8 @@ int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *arg)
         return rc;
     while (!done(arg)) {
         int64_t limit = CONC_FOREVER;
-        if (!l->ready_head && conc__loop_quiet(l)) {
+        /* Descriptors watched: not quiet (checked inline, before the call). */
+        if (!l->ready_head && !l->nwatched && conc__loop_quiet(l)) {
             if (conc__loop_deadlocked(l)) {
                 rc = CONC_EDEADLK;
                 break;

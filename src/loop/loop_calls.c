@@ -69,32 +69,6 @@ void conc__entries_destroy(conc__loop_t *l)
     l->free_entries = NULL;
 }
 
-void conc__ready_push(conc__loop_t *l, conc__entry_t *e)
-{
-    e->where = ENTRY_READY;
-    e->next = NULL;
-    if (l->ready_tail)
-        l->ready_tail->next = e;
-    else
-        l->ready_head = e;
-    l->ready_tail = e;
-    l->ready_count++;
-}
-
-conc__entry_t *conc__ready_pop(conc__loop_t *l)
-{
-    conc__entry_t *e = l->ready_head;
-
-    if (e) {
-        l->ready_head = e->next;
-        if (!l->ready_head)
-            l->ready_tail = NULL;
-        l->ready_count--;
-        e->next = NULL;
-    }
-    return e;
-}
-
 int conc__timer_add(conc__loop_t *l, conc__entry_t *e, int64_t when)
 {
     int rc = conc__timerheap_insert(&l->timers, &e->tnode, when);
@@ -255,11 +229,6 @@ int conc_loop_call_soon_threadsafe(conc_loop_t *loop, conc_loop_cb fn, void *arg
     }
     atomic_fetch_sub_explicit(&l->remote_busy, 1, memory_order_release);
     return rc;
-}
-
-bool conc__remote_maybe_nonempty(conc__loop_t *l)
-{
-    return conc__ring_maybe_nonempty(&l->ring) || conc__mpsc_maybe_nonempty(&l->remote);
 }
 
 /* Runs what other threads queued before it started, in push order: a

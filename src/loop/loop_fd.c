@@ -102,7 +102,7 @@ static void set_counted(conc__loop_t *l, conc__fdwatch_t *w, bool watched)
 /* Tell the poller what fd's watchers want now. A one-shot registration
  * that has fired watches nothing any more: it is left in place, so that
  * the task's next wait on fd re-arms it with one call. */
-static int sync_events(conc__loop_t *l, int fd)
+static __attribute__((noinline)) int sync_events(conc__loop_t *l, int fd)
 {
     conc__fdwatch_t *w = &l->fds[fd];
     unsigned want = wanted_events(w);
@@ -267,14 +267,35 @@ static void dispatch_one(conc__loop_t *l, int fd, unsigned events, unsigned dir)
     conc__fdwatch_t *w = &l->fds[fd];
     conc_task_t *t = dir == CONC_READABLE ? w->read_task : w->write_task;
     if (t) {
-        t->fd_ready |= dir;
-        conc__task_context_ops.wake(t);
+        conc__task_fd_ready(t, dir);
         return;
     }
     conc_fd_cb fn = dir == CONC_READABLE ? w->read_fn : w->write_fn;
     void *arg = dir == CONC_READABLE ? w->read_arg : w->write_arg;
     if (fn)
         fn(l->pub, fd, dir, arg);
+}
+
+/* One reported descriptor. The common case first: one task waits on a
+ * descriptor for just what was reported, and its registration stays (a
+ * level-triggered one, or one-shot and now spent): the task is made ready
+ * with no other work. */
+static void dispatch(conc__loop_t *l, int fd, unsigned ev)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
+    conc_task_t *t = ev == CONC_READABLE   ? w->read_task
+                     : ev == CONC_WRITABLE ? w->write_task
+                                           : NULL;
+
+    if (t && !w->read_fn && !w->write_fn) {
+        if (w->events & CONC__POLL_ONESHOT)
+            w->armed = false;
+        conc__task_fd_ready(t, ev);
+        return;
+    }
+    reported(l, fd);
+    dispatch_one(l, fd, ev, CONC_READABLE);
+    dispatch_one(l, fd, ev, CONC_WRITABLE);
 }
 
 static void grow_events(conc__loop_t *l)
@@ -288,7 +309,7 @@ static void grow_events(conc__loop_t *l)
     }
 }
 
-int conc__fd_poll(conc__loop_t *l, int64_t deadline)
+CONC__HOT int conc__fd_poll(conc__loop_t *l, int64_t deadline)
 {
     int n = l->poller_ops->wait(l->poller, deadline, l->events, l->events_cap);
 
@@ -302,11 +323,8 @@ int conc__fd_poll(conc__loop_t *l, int64_t deadline)
             atomic_store_explicit(&l->wake_pending, 0, memory_order_seq_cst);
             continue;
         }
-        if (fd >= l->nfds_cap)
-            continue;
-        reported(l, fd);
-        dispatch_one(l, fd, ev, CONC_READABLE);
-        dispatch_one(l, fd, ev, CONC_WRITABLE);
+        if (CONC_LIKELY(fd < l->nfds_cap))
+            dispatch(l, fd, ev);
     }
     if (n == l->events_cap)
         grow_events(l);
@@ -321,21 +339,46 @@ static void set_task(conc__fdwatch_t *w, unsigned events, conc_task_t *t)
         w->write_task = t;
 }
 
-int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, bool cancellable)
+/* Tell the poller that a task now waits on fd (its watcher is set). An
+ * owned descriptor whose registration is exactly what is wanted needs no
+ * call: the common case of a conc_io_t waited on again and again. */
+static inline __attribute__((always_inline)) int watch_start(conc__loop_t *l, int fd)
 {
-    conc_task_t *t = ctx;
-    conc__loop_t *l = t->loop;
+    conc__fdwatch_t *w = &l->fds[fd];
 
-    if (conc_coro_current() != &t->coro)
-        return CONC_EPERM; /* inside a coroutine of the task's own */
+    if (w->owned && w->armed && w->events == wanted_events(w)) {
+        set_counted(l, w, true);
+        return 0;
+    }
+    return sync_events(l, fd);
+}
+
+/* The task's watcher was cleared: an owned descriptor that nobody else
+ * watches keeps its registration as it is (sync_events() would too). */
+static inline __attribute__((always_inline)) void watch_stop(conc__loop_t *l, int fd)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
+
+    if (w->owned && !wanted_events(w)) {
+        set_counted(l, w, false);
+        return;
+    }
+    sync_events(l, fd);
+}
+
+/* Wait in task t (running, on its own coroutine) for events on fd, whose
+ * slot exists. */
+static inline __attribute__((always_inline)) int wait_slot(conc_task_t *t, conc__loop_t *l, int fd,
+                                                           unsigned events, int64_t deadline,
+                                                           bool cancellable)
+{
+    conc__fdwatch_t *w = &l->fds[fd];
     int rc;
-    conc__fdwatch_t *w = slot_for(l, fd, &rc);
-    if (!w)
-        return rc;
+
     if (direction_taken(w, events))
         return CONC_EBUSY;
     set_task(w, events, t);
-    rc = sync_events(l, fd);
+    rc = watch_start(l, fd);
     if (rc != 0) {
         set_task(&l->fds[fd], events, NULL);
         return rc;
@@ -346,7 +389,7 @@ int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, boo
                    : events == CONC_WRITABLE ? "fd writable"
                                              : "fd readable or writable";
     for (;;) {
-        rc = conc__task_block(t, deadline, cancellable);
+        rc = conc__task_block_here(t, deadline, cancellable, true);
         if (rc != 0)
             break;
         if (t->fd_ready & events) {
@@ -355,7 +398,35 @@ int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, boo
         }
     }
     set_task(&l->fds[fd], events, NULL);
-    sync_events(l, fd);
+    watch_stop(l, fd);
     t->wait_what = NULL;
     return rc;
+}
+
+CONC__HOT int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline,
+                                 bool cancellable)
+{
+    conc_task_t *t = ctx;
+    conc__loop_t *l = t->loop;
+
+    if (conc_coro_current() != &t->coro)
+        return CONC_EPERM; /* inside a coroutine of the task's own */
+    int rc;
+    if (!slot_for(l, fd, &rc))
+        return rc;
+    return wait_slot(t, l, fd, events, deadline, cancellable);
+}
+
+CONC__HOT int conc__fd_wait_owned(conc__loop_t *l, int fd, unsigned events, int64_t deadline)
+{
+    conc_task_t *t = conc__task_running();
+
+    /* Elsewhere than in a task of l on its own coroutine, or for a handle
+     * the loop does not own (any more): the general way. */
+    if (CONC_UNLIKELY(!t || t->loop != l || fd >= l->nfds_cap || !l->fds[fd].owned ||
+                      conc_coro_current() != &t->coro))
+        return conc_wait_fd(fd, events, conc_timeout_left(deadline));
+    if (events == 0 || (events & ~(CONC_READABLE | CONC_WRITABLE)))
+        return CONC_EINVAL;
+    return wait_slot(t, l, fd, events, deadline, true);
 }

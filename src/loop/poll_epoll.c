@@ -5,12 +5,13 @@
  * the watched mask, so an error or hang-up can be reported as every watched
  * event without a lookup.
  *
- * Why epoll_pwait2(): epoll_wait() takes milliseconds, so a timer due in
- * 300 us would wake the loop up to 1 ms late, and the round-up (a deadline
- * must never be reported early) makes every short wait at least 1 ms.
- * epoll_pwait2() (Linux 5.11) takes a timespec. Older kernels answer ENOSYS,
- * and some container seccomp profiles EPERM for system calls they do not
- * know; either makes the backend fall back to epoll_wait() for good.
+ * Why epoll_pwait2() for a deadline: epoll_wait() takes milliseconds, so a
+ * timer due in 300 us would wake the loop up to 1 ms late, and the round-up
+ * (a deadline must never be reported early) makes every short wait at least
+ * 1 ms. epoll_pwait2() (Linux 5.11) takes a timespec. Older kernels answer
+ * ENOSYS, and some container seccomp profiles EPERM for system calls they do
+ * not know; either makes the backend fall back to epoll_wait() for good.
+ * Without a deadline (or with one that has passed) epoll_wait() is exact.
  */
 #include <errno.h>
 #include <limits.h>
@@ -22,7 +23,7 @@
 #include "poller.h"
 
 /* The most events one wait collects; bounds the kernel-side buffer. */
-enum { BATCH_MAX = 4096 };
+enum { BATCH_MAX = 4096, FIRST_BATCH = 64 };
 
 struct conc__poller {
     int epfd;
@@ -31,15 +32,33 @@ struct conc__poller {
     int ev_cap;
 };
 
+static int reserve(conc__poller_t *p, int max)
+{
+    if (CONC_LIKELY(max <= p->ev_cap))
+        return 0;
+    struct epoll_event *ev = realloc(p->ev, (size_t)max * sizeof *ev);
+    if (!ev)
+        return CONC_ENOMEM;
+    p->ev = ev;
+    p->ev_cap = max;
+    return 0;
+}
+
 static int epoll_open(conc__poller_t **out)
 {
     conc__poller_t *p = calloc(1, sizeof *p);
 
     if (!p)
         return CONC_ENOMEM;
+    /* The event buffer now, next to p: the loop's first waits use it. */
+    if (reserve(p, FIRST_BATCH) != 0) {
+        free(p);
+        return CONC_ENOMEM;
+    }
     p->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (p->epfd < 0) {
         int err = errno;
+        free(p->ev);
         free(p);
         return err == ENOMEM ? CONC_ENOMEM : CONC_ELIMIT;
     }
@@ -118,6 +137,10 @@ static int wait_pwait2(conc__poller_t *p, int64_t deadline, int max)
 
 static int do_wait(conc__poller_t *p, int64_t deadline, int max)
 {
+    /* No deadline, or none left to wait: epoll_wait() says that exactly,
+     * without a clock read or the timespec. */
+    if (deadline <= 0)
+        return epoll_wait(p->epfd, p->ev, max, deadline < 0 ? -1 : 0);
     if (CONC_LIKELY(!p->no_pwait2)) {
         int n = wait_pwait2(p, deadline, max);
         if (n >= 0 || (errno != ENOSYS && errno != EPERM))
@@ -125,18 +148,6 @@ static int do_wait(conc__poller_t *p, int64_t deadline, int max)
         p->no_pwait2 = true;
     }
     return epoll_wait(p->epfd, p->ev, max, conc__os_timeout_ms(deadline));
-}
-
-static int reserve(conc__poller_t *p, int max)
-{
-    if (CONC_LIKELY(max <= p->ev_cap))
-        return 0;
-    struct epoll_event *ev = realloc(p->ev, (size_t)max * sizeof *ev);
-    if (!ev)
-        return CONC_ENOMEM;
-    p->ev = ev;
-    p->ev_cap = max;
-    return 0;
 }
 
 static unsigned ready_of(const struct epoll_event *e)
@@ -150,7 +161,8 @@ static unsigned ready_of(const struct epoll_event *e)
            watched;
 }
 
-static int epoll_wait_(conc__poller_t *p, int64_t deadline, conc__poll_event_t *out, int max)
+CONC__HOT static int epoll_wait_(conc__poller_t *p, int64_t deadline, conc__poll_event_t *out,
+                                 int max)
 {
     if (!out || max <= 0)
         return CONC_EINVAL;

@@ -27,13 +27,6 @@ static void task_uncancel_op(void *ctx)
 const conc__context_ops_t conc__task_context_ops = { task_block_op, task_wake_op,
                                                      conc__task_wait_fd, task_uncancel_op };
 
-conc_task_t *conc__task_running(void)
-{
-    conc__context_t c = conc__installed_context;
-
-    return c.ops == &conc__task_context_ops ? c.ctx : NULL;
-}
-
 conc_task_t *conc_task_current(void)
 {
     return conc__task_running();
@@ -117,7 +110,7 @@ static void *task_entry(void *arg, void *in)
     return NULL;
 }
 
-static void task_step(conc_loop_t *loop, void *arg)
+CONC__HOT static void task_step(conc_loop_t *loop, void *arg)
 {
     conc_task_t *t = arg;
     conc__loop_t *l = t->loop;
@@ -134,9 +127,11 @@ static void task_step(conc_loop_t *loop, void *arg)
     t->started = true;
     t->state = CONC_TASK_RUNNING;
     l->current = t;
-    conc__context_t prev = conc__context_switch((conc__context_t){ &conc__task_context_ops, t });
+    /* conc__context_switch(), without the calls. */
+    conc__context_t prev = conc__installed_context;
+    conc__installed_context = (conc__context_t){ &conc__task_context_ops, t };
     conc_coro_resume(&t->coro, NULL, NULL);
-    conc__context_switch(prev);
+    conc__installed_context = prev;
     l->current = NULL;
     if (conc_coro_status(&t->coro) == CONC_CORO_DONE)
         finish(t);
@@ -233,55 +228,12 @@ int conc_task_spawn(conc_loop_t *loop, const conc_task_attr_t *attr, conc_task_f
 
 /* ---- blocking and waking (the context ops) ---- */
 
-static bool take_token(conc_task_t *t)
+CONC__HOT int conc__task_block(void *ctx, int64_t deadline, bool cancellable)
 {
-    return atomic_exchange_explicit(&t->park, PARK_EMPTY, memory_order_acq_rel) == PARK_NOTIFIED;
+    return conc__task_block_here(ctx, deadline, cancellable, false);
 }
 
-int conc__task_block(void *ctx, int64_t deadline, bool cancellable)
-{
-    conc_task_t *t = ctx;
-    conc__loop_t *l = t->loop;
-
-    if (take_token(t))
-        return 0;
-    if (cancellable && t->cancel_requests) {
-        t->cancel_requests--;
-        return CONC_ECANCELED;
-    }
-    if (deadline >= 0 && deadline <= conc_now_ns())
-        return CONC_ETIMEDOUT;
-    if (conc_coro_current() != &t->coro)
-        return CONC_EPERM; /* a coroutine nested in the task cannot suspend it */
-    t->wake_reason = WAKE_NONE;
-    t->cancellable = cancellable;
-    if (deadline >= 0)
-        conc__timer_add(l, &t->deadline, deadline); /* room reserved at spawn */
-    uint32_t empty = PARK_EMPTY;
-    if (!atomic_compare_exchange_strong_explicit(&t->park, &empty, PARK_PARKED,
-                                                 memory_order_acq_rel, memory_order_acquire)) {
-        conc__timer_remove(l, &t->deadline); /* a wake came in meanwhile */
-        take_token(t);
-        return 0;
-    }
-    t->state = CONC_TASK_BLOCKED;
-    if (deadline < 0)
-        l->nblocked_forever++;
-    conc_coro_yield(NULL, NULL);
-    if (deadline < 0)
-        l->nblocked_forever--;
-    conc__timer_remove(l, &t->deadline);
-    if (t->wake_reason == WAKE_TIMEOUT)
-        return CONC_ETIMEDOUT;
-    if (t->wake_reason == WAKE_CANCEL) {
-        t->cancel_requests--;
-        return CONC_ECANCELED;
-    }
-    take_token(t);
-    return 0;
-}
-
-static int task_block_op(void *ctx, int64_t deadline, bool cancellable)
+CONC__HOT static int task_block_op(void *ctx, int64_t deadline, bool cancellable)
 {
     conc_task_t *t = ctx;
     const char *what = conc__blocking_what;
@@ -293,7 +245,22 @@ static int task_block_op(void *ctx, int64_t deadline, bool cancellable)
     return rc;
 }
 
-static void task_wake_op(void *ctx)
+CONC__HOT void conc__task_fd_ready(conc_task_t *t, unsigned dir)
+{
+    uint32_t parked = PARK_PARKED;
+
+    t->fd_ready |= dir;
+    /* As a timeout does: only a parked task is readied, and without a
+     * token. One that is not parked has been readied already (by a wake,
+     * a timeout or a cancel) and looks at fd_ready when it runs. */
+    if (atomic_compare_exchange_strong_explicit(&t->park, &parked, PARK_EMPTY, memory_order_acq_rel,
+                                                memory_order_acquire)) {
+        t->wake_reason = WAKE_FD;
+        conc__task_make_ready(t);
+    }
+}
+
+CONC__HOT static void task_wake_op(void *ctx)
 {
     conc_task_t *t = ctx;
     conc__loop_t *l = t->loop;

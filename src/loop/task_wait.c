@@ -306,7 +306,7 @@ int conc_task_wait_any(conc_task_t *const *tasks, size_t n, size_t *index, int64
 
 /* ---- running a loop until a task is done ---- */
 
-static bool task_is_done(void *arg)
+CONC__HOT static bool task_is_done(void *arg)
 {
     return atomic_load_explicit(&((conc_task_t *)arg)->done, memory_order_acquire);
 }

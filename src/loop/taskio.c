@@ -3,8 +3,9 @@
  * marks an owned descriptor; a task's wait on it then keeps a plain
  * level-triggered registration between waits instead of a one-shot one
  * re-armed at every wait (loop_fd.c). Reads and writes go through the OS
- * layer; waits through conc_wait_fd(), so other threads can use the handle
- * too.
+ * layer; waits in a task of the owning loop go straight to the loop's table
+ * (conc__fd_wait_owned()), others through conc_wait_fd(), so other threads
+ * can use the handle too.
  */
 #include "conc/taskio.h"
 #include "core/internal.h"
@@ -32,14 +33,14 @@ int conc_io_open(conc_io_t *io, int fd)
     return 0;
 }
 
-int conc_io_wait(conc_io_t *io, unsigned events, int64_t timeout_ns)
+CONC__HOT int conc_io_wait(conc_io_t *io, unsigned events, int64_t timeout_ns)
 {
     if (!open_handle(io))
         return CONC_EINVAL;
-    return conc_wait_fd(io->fd_, events, timeout_ns);
+    return conc__fd_wait_owned(io->loop_, io->fd_, events, conc__deadline(timeout_ns));
 }
 
-int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int64_t timeout_ns)
+CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int64_t timeout_ns)
 {
     if (!open_handle(io) || !got || (!buf && cap))
         return CONC_EINVAL;
@@ -54,13 +55,14 @@ int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int64_t time
             return rc;
         if (timeout_ns == CONC_NOWAIT)
             return CONC_EAGAIN;
-        rc = conc_wait_fd(io->fd_, CONC_READABLE, conc_timeout_left(deadline));
+        rc = conc__fd_wait_owned(io->loop_, io->fd_, CONC_READABLE, deadline);
         if (rc < 0)
             return rc;
     }
 }
 
-int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *done, int64_t timeout_ns)
+CONC__HOT int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *done,
+                            int64_t timeout_ns)
 {
     size_t off = 0;
     int rc = 0;
@@ -77,7 +79,7 @@ int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *done, int6
         }
         if (rc != CONC_EAGAIN)
             break;
-        rc = conc_wait_fd(io->fd_, CONC_WRITABLE, conc_timeout_left(deadline));
+        rc = conc__fd_wait_owned(io->loop_, io->fd_, CONC_WRITABLE, deadline);
         if (rc < 0)
             break;
         rc = 0;
