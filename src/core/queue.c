@@ -17,14 +17,16 @@
  * needs a "try again" wake-up that a timeout could drop.
  *
  * For the ring, a fast-path producer that published an item checks a
- * "getters may sleep" hint after its (sequentially consistent) publish, and
- * a getter going to sleep sets the hint, then looks at the ring once more:
- * one of the two always sees the other (Dekker), so no wake-up is missed.
+ * "getters may sleep" hint after its publish, and a getter going to sleep
+ * sets the hint, then looks at the ring once more: one of the two always
+ * sees the other (Dekker; handshake.h puts the barrier that this needs on
+ * the sleeper's side), so no wake-up is missed.
  * Consumers and putters do the same with the "putters may sleep" hint, and
  * task_done() and join() with the joiners' hint.
  */
 #include <stdlib.h>
 
+#include "handshake.h"
 #include "queue_internal.h"
 
 _Static_assert(sizeof(conc__os_lock_t) == sizeof(((conc_queue_t *)0)->lock_),
@@ -78,6 +80,7 @@ int conc_queue_init(conc_queue_t *q, size_t item_size, size_t capacity,
     size_t need = conc_queue_storage_size(item_size, capacity, attr->kind);
     if (!q || need == 0 || !attr_valid(attr, need))
         return CONC_EINVAL;
+    conc__handshake_init(); /* before the first fast-path publish */
     void *buf = attr->storage ? attr->storage : alloc_storage(need);
     if (!buf)
         return CONC_ENOMEM;
@@ -229,23 +232,23 @@ static void settle_unlocked(conc_queue_t *q)
 }
 
 /* A waiter about to sleep says so, then re-checks what it waits for; the
- * fence orders the two (see the top of this file). */
+ * handshake's sleeper barrier orders the two (see the top of this file). */
 static void announce(_Atomic uint32_t *hint)
 {
     atomic_store_explicit(hint, 1, memory_order_seq_cst);
-    atomic_thread_fence(memory_order_seq_cst);
+    conc__handshake_sleeper();
 }
 
 /* ---- the FIFO fast path ---------------------------------------------------- */
 
 /* Ring fast path: on success, hand the item on if a getter may sleep. The
- * publish in conc__ring_put() is sequentially consistent, so this load sees
- * any hint set before the getter's last look at the ring. */
+ * publish in conc__ring_put() and this load are the handshake's fast side,
+ * so this load sees any hint set before the getter's last look at the ring. */
 static int ring_put(conc_queue_t *q, const void *item)
 {
     int rc = conc__ring_put(q, item);
 
-    if (rc == 0 && atomic_load_explicit(&q->getters_waiting_, memory_order_seq_cst))
+    if (rc == 0 && conc__handshake_load(&q->getters_waiting_))
         settle_unlocked(q);
     return rc;
 }
@@ -255,7 +258,7 @@ static int ring_get(conc_queue_t *q, void *out)
 {
     int rc = conc__ring_get(q, out);
 
-    if (rc == 0 && atomic_load_explicit(&q->putters_waiting_, memory_order_seq_cst))
+    if (rc == 0 && conc__handshake_load(&q->putters_waiting_))
         settle_unlocked(q);
     return rc;
 }
@@ -420,7 +423,7 @@ static size_t put_now(conc_queue_t *q, const unsigned char *items, size_t count,
 {
     if (q->ring_) {
         size_t n = conc__ring_put_many(q, items, count, rc);
-        if (n > 0 && atomic_load_explicit(&q->getters_waiting_, memory_order_seq_cst))
+        if (n > 0 && conc__handshake_load(&q->getters_waiting_))
             settle_unlocked(q);
         return n;
     }
@@ -442,7 +445,7 @@ static size_t get_now(conc_queue_t *q, unsigned char *out, size_t max)
 {
     if (q->ring_) {
         size_t n = conc__ring_get_many(q, out, max);
-        if (n > 0 && atomic_load_explicit(&q->putters_waiting_, memory_order_seq_cst))
+        if (n > 0 && conc__handshake_load(&q->putters_waiting_))
             settle_unlocked(q);
         return n;
     }

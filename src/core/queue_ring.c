@@ -9,13 +9,14 @@
  *
  * Positions are 64-bit counters that never wrap in practice, so the ring
  * works for any capacity >= 2 (a power of two saves the division). The
- * publishing stores are sequentially consistent: queue.c pairs them with the
- * "somebody sleeps" hints so that a producer never misses a sleeping getter
- * (and a consumer never misses a sleeping putter).
+ * publishing stores are the fast side of a handshake (handshake.h): queue.c
+ * pairs them with the "somebody sleeps" hints so that a producer never
+ * misses a sleeping getter (and a consumer never misses a sleeping putter).
  *
  * The end of the file keeps the per-queue learned time a FIFO getter or
  * putter retries the ring before it goes to sleep.
  */
+#include "handshake.h"
 #include "queue_internal.h"
 #include "waitq.h"
 
@@ -62,7 +63,7 @@ int conc__ring_put(conc_queue_t *q, const void *item)
         }
     }
     conc__queue_copy(slot_item(q, pos), item, q->item_size_);
-    atomic_store_explicit(seq, pos + 1, memory_order_seq_cst);
+    conc__handshake_store(seq, pos + 1);
     return 0;
 }
 
@@ -117,7 +118,7 @@ int conc__ring_get(conc_queue_t *q, void *out)
         return CONC_EAGAIN;
     if (out)
         conc__queue_copy(out, slot_item(q, pos), q->item_size_);
-    atomic_store_explicit(slot_seq(q, pos), pos + q->capacity_, memory_order_seq_cst);
+    conc__handshake_store(slot_seq(q, pos), pos + q->capacity_);
     return 0;
 }
 
@@ -136,10 +137,9 @@ int conc__ring_peek(conc_queue_t *q, void *out)
 
 /* ---- batches ------------------------------------------------------------
  * A batch claims a run of consecutive positions with one compare-and-swap,
- * then copies and publishes slot by slot. The stores are release, not
- * sequentially consistent like a single put's or get's: one fence after the
- * run gives the same "somebody may sleep" guarantee (queue.c pairs it with
- * announce()'s fence) for the price of one. */
+ * then copies and publishes slot by slot with release stores: the
+ * handshake's barrier, when the fast side needs one at all, comes once
+ * after the run. */
 
 /* The positions from pos on whose sequence words read want(p): how many, up
  * to max; *dif is the first mismatch (0 when all max matched). */
@@ -186,7 +186,7 @@ size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int
         conc__queue_copy(slot_item(q, pos + i), src, q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + 1, memory_order_release);
     }
-    atomic_thread_fence(memory_order_seq_cst);
+    conc__handshake_after_stores();
     *rc = 0;
     return n;
 }
@@ -217,7 +217,7 @@ size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max)
         conc__queue_copy(dst, slot_item(q, pos + i), q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + q->capacity_, memory_order_release);
     }
-    atomic_thread_fence(memory_order_seq_cst);
+    conc__handshake_after_stores();
     return n;
 }
 
@@ -232,9 +232,11 @@ int64_t conc__ring_spin_limit(const conc_queue_t *q)
     int64_t limit =
         SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
 
-    if (conc__single_cpu() || conc__installed_context.ops)
-        return 0; /* the peer cannot run while we spin (in a task: it may be
-                   * another task of the same loop) */
+    if (conc__single_cpu())
+        return 0; /* the peer cannot run while we spin */
+    const conc__context_ops_t *ops = conc__installed_context.ops;
+    if (ops && !(ops->alone && ops->alone(conc__installed_context.ctx)))
+        return 0; /* in a task: the peer may be another task of its loop */
     return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
 }
 

@@ -197,4 +197,13 @@ void conc__os_stack_unmap(void *base, size_t size, bool guard);
 /* A hint to the CPU inside a spin loop (pause/yield instruction). */
 void conc__os_cpu_relax(void);
 
+/* ---- asymmetric barriers ---------------------------------------------------
+ * A full memory barrier run on every thread of the process that is running
+ * now (Linux membarrier()), so that the frequent side of a store-then-load
+ * handshake needs no barrier instruction and the rare side pays for both.
+ * Init registers the process once: true when the barrier is available (then
+ * for good), false when it is not (the caller uses fences on both sides). */
+bool conc__os_process_barrier_init(void);
+void conc__os_process_barrier(void);
+
 #endif /* CONC_OS_H */

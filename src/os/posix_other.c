@@ -147,6 +147,16 @@ int conc__os_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+/* No portable process-wide barrier: both sides of a handshake use fences. */
+bool conc__os_process_barrier_init(void)
+{
+    return false;
+}
+
+void conc__os_process_barrier(void)
+{
+}
+
 /* Words shared between processes: no portable process-shared futex exists,
  * so a waiter polls the word, sleeping 50 us at first and at most 1 ms
  * between looks (documented in docs/shmqueue.md); a wake is then nothing. */

@@ -1,0 +1,61 @@
+/*
+ * The store-then-load handshake between a fast path and a sleeper, made
+ * cheap for the fast path. Not installed.
+ *
+ * A producer publishes an item, then looks whether a consumer sleeps; a
+ * consumer about to sleep says so, then looks for an item once more. Each
+ * side stores, then loads what the other stored: without a full barrier
+ * between its store and its load, both may miss each other (a lost
+ * wake-up). The fast path runs per item, the sleeper once per sleep, so the
+ * sleeper pays for both when the OS lets it: it runs a barrier on every
+ * running thread of the process (conc__os_process_barrier()), and the fast
+ * side's store and load need no barrier instruction, only program order.
+ * Where the OS cannot, both sides use sequentially consistent operations.
+ *
+ * The mode is chosen once per process and never changes afterwards, so a
+ * fast side that saw "light" always meets a sleeper that runs the process
+ * barrier.
+ */
+#ifndef CONC_CORE_HANDSHAKE_H
+#define CONC_CORE_HANDSHAKE_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* 0 not chosen yet, 1 the sleeper runs the process barrier, -1 fences. */
+extern _Atomic int conc__handshake_mode;
+
+/* Choose the mode if nobody has; cheap once chosen. */
+void conc__handshake_init(void);
+
+/* The sleeper's side: after its store, before its load. */
+void conc__handshake_sleeper(void);
+
+/* The fast side publishes with this store; the load that follows it must be
+ * conc__handshake_load(). */
+static inline void conc__handshake_store(_Atomic uint64_t *word, uint64_t value)
+{
+    if (atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) == 1)
+        atomic_store_explicit(word, value, memory_order_release);
+    else
+        atomic_store_explicit(word, value, memory_order_seq_cst);
+}
+
+/* The fast side's look at the sleeper's flag, after its publishing store(s);
+ * the compiler may not move it above them. */
+static inline uint32_t conc__handshake_load(const _Atomic uint32_t *flag)
+{
+    atomic_signal_fence(memory_order_seq_cst);
+    return atomic_load_explicit(flag, memory_order_seq_cst);
+}
+
+/* After a run of release stores (a batch): the fence the fast side needs
+ * when the sleeper cannot run the process barrier. */
+static inline void conc__handshake_after_stores(void)
+{
+    if (atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) != 1)
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+#endif /* CONC_CORE_HANDSHAKE_H */
