@@ -949,6 +949,39 @@ static void queue_calls_in_a_cancelled_task_return_ecanceled_and_change_nothing(
     }
 }
 
+/* The ring's fast side skips its barrier only once a second thread uses
+ * it (core/handshake.h): tasks of one loop keep sleeps without a system
+ * call. The record goes from nobody to this thread to shared, never back. */
+static void *put_one_from_another_thread(void *arg)
+{
+    uint64_t item = 9;
+
+    return conc_queue_put(arg, &item, CONC_NOWAIT) == 0 ? NULL : "put failed";
+}
+
+static void ring_is_shared_once_a_second_thread_uses_it(void **state)
+{
+    conc_queue_t q;
+    uint64_t item = 1;
+    conc__os_thread_t th;
+    void *rc = "not joined";
+
+    (void)state;
+    assert_rc(0, conc_queue_init(&q, sizeof item, 8, NULL));
+    assert_int_equal(0, atomic_load(&q.users_));
+    assert_rc(0, conc_queue_put(&q, &item, CONC_NOWAIT));
+    assert_rc(0, conc_queue_get(&q, &item, CONC_NOWAIT));
+    assert_int_equal((uintptr_t)conc__os_parker_self(), atomic_load(&q.users_));
+    assert_rc(0, conc__os_thread_start(&th, put_one_from_another_thread, &q, 0, false));
+    assert_rc(0, conc__os_thread_join(th, &rc));
+    assert_null(rc);
+    assert_int_equal(CONC__QUEUE_SHARED, atomic_load(&q.users_));
+    assert_rc(0, conc_queue_get(&q, &item, CONC_NOWAIT));
+    assert_int_equal(9, item);
+    assert_int_equal(CONC__QUEUE_SHARED, atomic_load(&q.users_));
+    assert_rc(0, conc_queue_destroy(&q));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -986,6 +1019,7 @@ int main(void)
         cmocka_unit_test(destroy_with_a_blocked_waiter_is_ebusy),
         cmocka_unit_test(timeouts_racing_hand_offs_never_lose_or_duplicate_an_item),
         cmocka_unit_test(peek_races_getters_and_putters_without_tearing),
+        cmocka_unit_test(ring_is_shared_once_a_second_thread_uses_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

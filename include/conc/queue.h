@@ -109,8 +109,9 @@ typedef struct conc_queue {
     conc_queue_compare_fn compare_;
     void *compare_arg_;
     unsigned char kind_;
-    unsigned char ring_;     /* the lock-free ring serves this queue */
-    unsigned char owns_buf_; /* buf_ was allocated by init */
+    unsigned char ring_;            /* the lock-free ring serves this queue */
+    unsigned char owns_buf_;        /* buf_ was allocated by init */
+    CONC_ATOMIC_(uintptr_t) users_; /* the one thread using the ring, or "shared" */
     CONC_ATOMIC_(uint32_t) getters_waiting_;
     CONC_ATOMIC_(uint32_t) putters_waiting_;
     CONC_ATOMIC_(uint32_t) joiners_waiting_;

@@ -17,10 +17,9 @@ void conc__handshake_init(void)
     atomic_compare_exchange_strong(&conc__handshake_mode, &unset, mode);
 }
 
-void conc__handshake_sleeper(void)
+void conc__handshake_sleeper(bool light)
 {
-    conc__handshake_init();
-    if (atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) == 1)
+    if (light)
         conc__os_process_barrier();
     else
         atomic_thread_fence(memory_order_seq_cst);

@@ -7,14 +7,17 @@
  * side stores, then loads what the other stored: without a full barrier
  * between its store and its load, both may miss each other (a lost
  * wake-up). The fast path runs per item, the sleeper once per sleep, so the
- * sleeper pays for both when the OS lets it: it runs a barrier on every
+ * sleeper can pay for both when the OS lets it: it runs a barrier on every
  * running thread of the process (conc__os_process_barrier()), and the fast
- * side's store and load need no barrier instruction, only program order.
- * Where the OS cannot, both sides use sequentially consistent operations.
+ * side's store and load need no barrier instruction, only program order
+ * ("light"). Otherwise both sides use sequentially consistent operations.
  *
- * The mode is chosen once per process and never changes afterwards, so a
- * fast side that saw "light" always meets a sleeper that runs the process
- * barrier.
+ * The process barrier is a system call, though: worth it only where the
+ * fast side runs on another thread, and only when a sleeper is about to
+ * make a system call anyway. The caller (the queue) decides per object
+ * whether it is light; this file gives the two sides' operations. The mode
+ * is chosen once per process and never changes afterwards, so a fast side
+ * that went light always meets a sleeper that can run the barrier.
  */
 #ifndef CONC_CORE_HANDSHAKE_H
 #define CONC_CORE_HANDSHAKE_H
@@ -23,20 +26,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* 0 not chosen yet, 1 the sleeper runs the process barrier, -1 fences. */
+/* 0 not chosen yet, 1 the process barrier is there, -1 it is not. */
 extern _Atomic int conc__handshake_mode;
 
-/* Choose the mode if nobody has; cheap once chosen. */
+/* Choose the mode if nobody has; cheap once chosen. Every user calls it
+ * before its first fast-side operation. */
 void conc__handshake_init(void);
 
-/* The sleeper's side: after its store, before its load. */
-void conc__handshake_sleeper(void);
+/* Whether a fast side may go light at all (the mode is chosen). */
+static inline bool conc__handshake_light_ok(void)
+{
+    return atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) == 1;
+}
+
+/* The sleeper's side, after its store, before its load: the process
+ * barrier when fast sides may be light, else a fence. */
+void conc__handshake_sleeper(bool light);
 
 /* The fast side publishes with this store; the load that follows it must be
  * conc__handshake_load(). */
-static inline void conc__handshake_store(_Atomic uint64_t *word, uint64_t value)
+static inline void conc__handshake_store(_Atomic uint64_t *word, uint64_t value, bool light)
 {
-    if (atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) == 1)
+    if (light)
         atomic_store_explicit(word, value, memory_order_release);
     else
         atomic_store_explicit(word, value, memory_order_seq_cst);
@@ -50,11 +61,11 @@ static inline uint32_t conc__handshake_load(const _Atomic uint32_t *flag)
     return atomic_load_explicit(flag, memory_order_seq_cst);
 }
 
-/* After a run of release stores (a batch): the fence the fast side needs
- * when the sleeper cannot run the process barrier. */
-static inline void conc__handshake_after_stores(void)
+/* After a run of release stores (a batch): the fence a fast side that is
+ * not light needs. */
+static inline void conc__handshake_after_stores(bool light)
 {
-    if (atomic_load_explicit(&conc__handshake_mode, memory_order_relaxed) != 1)
+    if (!light)
         atomic_thread_fence(memory_order_seq_cst);
 }
 

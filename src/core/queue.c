@@ -26,7 +26,6 @@
  */
 #include <stdlib.h>
 
-#include "handshake.h"
 #include "queue_internal.h"
 
 _Static_assert(sizeof(conc__os_lock_t) == sizeof(((conc_queue_t *)0)->lock_),
@@ -101,6 +100,7 @@ int conc_queue_init(conc_queue_t *q, size_t item_size, size_t capacity,
     atomic_init(&q->putters_waiting_, 0);
     atomic_init(&q->joiners_waiting_, 0);
     atomic_init(&q->spin_, 0);
+    atomic_init(&q->users_, 0);
     atomic_init(&q->lock_, CONC__OS_LOCK_INIT);
     atomic_init(&q->tail_, 0);
     atomic_init(&q->head_, 0);
@@ -231,12 +231,32 @@ static void settle_unlocked(conc_queue_t *q)
     conc__wakelist_run(&wl);
 }
 
-/* A waiter about to sleep says so, then re-checks what it waits for; the
- * handshake's sleeper barrier orders the two (see the top of this file). */
-static void announce(_Atomic uint32_t *hint)
+/* A waiter about to sleep says so, then re-checks what it waits for. Only
+ * the ring's getters and putters meet a lock-free fast side, which needs
+ * the handshake's sleeper barrier (see the top of this file), a system call
+ * where the OS has one; the other kinds' puts and gets run under the lock,
+ * and task_done()'s sequentially consistent update pairs with a fence. */
+static void announce(conc_queue_t *q, _Atomic uint32_t *hint, bool ring)
 {
     atomic_store_explicit(hint, 1, memory_order_seq_cst);
-    conc__handshake_sleeper();
+    atomic_thread_fence(memory_order_seq_cst);
+    /* Read after the fence: a ring that turns shared after this read had
+     * its first shared publish made with a barrier (conc__queue_light()). */
+    if (ring && atomic_load_explicit(&q->users_, memory_order_seq_cst) == CONC__QUEUE_SHARED &&
+        conc__handshake_light_ok())
+        conc__handshake_sleeper(true);
+}
+
+void conc__queue_note_user(conc_queue_t *q, uintptr_t users)
+{
+    uintptr_t me = (uintptr_t)conc__os_parker_self();
+
+    while (users != CONC__QUEUE_SHARED && users != me) {
+        uintptr_t next = users == 0 ? me : CONC__QUEUE_SHARED;
+        if (atomic_compare_exchange_weak_explicit(&q->users_, &users, next, memory_order_seq_cst,
+                                                  memory_order_relaxed))
+            return;
+    }
 }
 
 /* ---- the FIFO fast path ---------------------------------------------------- */
@@ -307,7 +327,7 @@ static int put_or_queue(conc_queue_t *q, struct put_ref *ref, conc__waiter_t *w,
     conc__waiter_init(w);
     w->ptr = ref;
     conc__waitq_push(&q->putters_, w);
-    announce(&q->putters_waiting_);
+    announce(q, &q->putters_waiting_, q->ring_);
     rc = store_put(q, ref->item); /* a ring getter may have made room unseen */
     if (rc != CONC_EAGAIN)
         conc__waitq_remove(&q->putters_, w);
@@ -327,7 +347,7 @@ static int get_or_queue(conc_queue_t *q, void *out, conc__waiter_t *w, bool wait
     conc__waiter_init(w);
     w->ptr = out;
     conc__waitq_push(&q->getters_, w);
-    announce(&q->getters_waiting_);
+    announce(q, &q->getters_waiting_, q->ring_);
     /* A ring put may have published unseen, and a fast getter may then have
      * taken the last item of a shut-down queue: look once more. */
     rc = store_get(q, out);
@@ -635,7 +655,7 @@ int conc_queue_join(conc_queue_t *q, int64_t timeout_ns)
     conc__os_lock(conc__queue_lock(q));
     conc__waiter_init(&w);
     conc__waitq_push(&q->joiners_, &w);
-    announce(&q->joiners_waiting_);
+    announce(q, &q->joiners_waiting_, false);
     if (all_done(q)) {
         conc__waitq_remove(&q->joiners_, &w);
         conc__os_unlock(conc__queue_lock(q));

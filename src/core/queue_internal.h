@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "conc/queue.h"
+#include "handshake.h"
 #include "internal.h"
 #include "waitq.h"
 
@@ -57,6 +58,31 @@ static inline void conc__queue_copy(void *dst, const void *src, size_t size)
     default:
         memcpy(dst, src, size);
     }
+}
+
+/* ---- who uses the ring --------------------------------------------------
+ * users_ is 0 before the first ring operation, then the parker of the one
+ * thread that has used the ring, then CONC__QUEUE_SHARED for good once a
+ * second thread did. Only a shared ring goes light (handshake.h): its
+ * publishes skip their barrier and its sleepers run the process barrier.
+ * A ring used by one thread (tasks of one loop) keeps cheap sleeps: a
+ * task's sleep is a coroutine switch, no system call, and stays one. */
+#define CONC__QUEUE_SHARED UINTPTR_MAX
+
+/* Records a new user; the change to shared is a sequentially consistent
+ * update, which a sleeper that saw the old value pairs with its fence. */
+void conc__queue_note_user(conc_queue_t *q, uintptr_t users);
+
+/* Whether this publish may skip its barrier. */
+static inline bool conc__queue_light(conc_queue_t *q)
+{
+    uintptr_t users = atomic_load_explicit(&q->users_, memory_order_relaxed);
+
+    if (CONC_LIKELY(users == CONC__QUEUE_SHARED))
+        return conc__handshake_light_ok();
+    if (CONC_UNLIKELY(users != (uintptr_t)conc__os_parker_self()))
+        conc__queue_note_user(q, users);
+    return false;
 }
 
 /* ---- the lock-free ring (FIFO queues of capacity >= 2) -----------------

@@ -16,7 +16,6 @@
  * The end of the file keeps the per-queue learned time a FIFO getter or
  * putter retries the ring before it goes to sleep.
  */
-#include "handshake.h"
 #include "queue_internal.h"
 #include "waitq.h"
 
@@ -63,7 +62,7 @@ int conc__ring_put(conc_queue_t *q, const void *item)
         }
     }
     conc__queue_copy(slot_item(q, pos), item, q->item_size_);
-    conc__handshake_store(seq, pos + 1);
+    conc__handshake_store(seq, pos + 1, conc__queue_light(q));
     return 0;
 }
 
@@ -118,7 +117,7 @@ int conc__ring_get(conc_queue_t *q, void *out)
         return CONC_EAGAIN;
     if (out)
         conc__queue_copy(out, slot_item(q, pos), q->item_size_);
-    conc__handshake_store(slot_seq(q, pos), pos + q->capacity_);
+    conc__handshake_store(slot_seq(q, pos), pos + q->capacity_, conc__queue_light(q));
     return 0;
 }
 
@@ -186,7 +185,7 @@ size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int
         conc__queue_copy(slot_item(q, pos + i), src, q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + 1, memory_order_release);
     }
-    conc__handshake_after_stores();
+    conc__handshake_after_stores(conc__queue_light(q));
     *rc = 0;
     return n;
 }
@@ -217,7 +216,7 @@ size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max)
         conc__queue_copy(dst, slot_item(q, pos + i), q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + q->capacity_, memory_order_release);
     }
-    conc__handshake_after_stores();
+    conc__handshake_after_stores(conc__queue_light(q));
     return n;
 }
 
