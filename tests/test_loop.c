@@ -2648,6 +2648,62 @@ static void loop_iteration_runs_descriptors_then_threadsafe_then_ready_then_time
 }
 ON_EACH_POLLER(loop_iteration_runs_descriptors_then_threadsafe_then_ready_then_timers)
 
+/* The eventpoll descriptors of this process, as a bit set of numbers < 1024. */
+static void eventpoll_fds(unsigned char set[1024])
+{
+    char path[64], link[64];
+
+    memset(set, 0, 1024);
+    for (int fd = 0; fd < 1024; fd++) {
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(path, link, sizeof link - 1);
+        if (n > 0) {
+            link[n] = '\0';
+            set[fd] = strcmp(link, "anon_inode:[eventpoll]") == 0;
+        }
+    }
+}
+
+static void count_call(conc_loop_t *loop, void *arg)
+{
+    (void)loop;
+    ++*(int *)arg;
+}
+
+/* Somebody replaces the loop's epoll descriptor behind its back (a buggy
+ * "close every descriptor" after fork, say): every wait fails at once. The
+ * run returns CONC_EIO after the callbacks already due, instead of spinning
+ * for ever, and the loop can still be destroyed. */
+static void loop_whose_poller_fails_returns_eio_instead_of_spinning(void **state)
+{
+    conc_loop_attr_t attr = CONC_LOOP_ATTR_INIT;
+    unsigned char before[1024], after[1024];
+    conc_loop_t loop;
+    int epfd = -1, calls = 0;
+
+    (void)state;
+    attr.poller = CONC_POLLER_EPOLL;
+    eventpoll_fds(before);
+    assert_rc(0, conc_loop_init(&loop, &attr));
+    eventpoll_fds(after);
+    for (int fd = 0; fd < 1024; fd++)
+        if (after[fd] && !before[fd])
+            epfd = fd;
+    assert_true(epfd >= 0);
+    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(devnull >= 0);
+    assert_int_equal(epfd, dup2(devnull, epfd)); /* no longer an epoll instance */
+    close(devnull);
+
+    assert_rc(0, conc_loop_call_soon(&loop, count_call, &calls, NULL));
+    assert_rc(CONC_EIO, conc_loop_run_forever(&loop));
+    assert_int_equal(1, calls); /* what was due ran; nothing was lost */
+    assert_rc(0, conc_loop_call_soon(&loop, count_call, &calls, NULL));
+    assert_rc(CONC_EIO, conc_loop_run_once(&loop, CONC_MS(10)));
+    assert_int_equal(2, calls);
+    assert_rc(0, conc_loop_destroy(&loop)); /* closes the /dev/null copy */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2670,6 +2726,7 @@ int main(void)
         cmocka_unit_test(loop_second_loop_on_the_same_thread_is_ebusy),
         cmocka_unit_test(loop_running_on_another_thread_is_ebusy_and_not_destroyed),
         cmocka_unit_test(loop_loops_on_different_threads_run_at_the_same_time),
+        cmocka_unit_test(loop_whose_poller_fails_returns_eio_instead_of_spinning),
         cmocka_unit_test(loop_run_once_runs_what_is_ready_without_waiting),
         cmocka_unit_test(loop_run_once_waits_at_most_its_timeout),
         cmocka_unit_test(loop_run_once_waits_for_the_next_timer_and_runs_it),

@@ -125,6 +125,11 @@ CONC_API int conc_loop_destroy(conc_loop_t *loop);
  * @retval CONC_EBUSY the loop already runs, or the calling thread already runs
  *         another loop (one loop per thread at a time).
  * @retval CONC_EINVAL @p loop NULL or not initialised.
+ * @retval CONC_EIO the loop's poller failed (its descriptor was closed or
+ *         replaced behind the loop's back, for example); CONC_ENOMEM when the
+ *         kernel lacked memory for the wait. The callbacks already due ran;
+ *         nothing is lost, and the loop may be run again once the cause is
+ *         gone. A poller that fails makes the run return instead of spinning.
  *
  * Blocks the calling thread, which runs the loop's callbacks and tasks. Not
  * callable from a task or a callback.
@@ -135,7 +140,8 @@ CONC_API int conc_loop_run_forever(conc_loop_t *loop);
  * @brief Run one iteration: ready callbacks and tasks, then wait for I/O or a
  *        timer at most @p timeout_ns if nothing was ready.
  * @retval 0 the iteration ran.
- * @retval CONC_EBUSY, CONC_EINVAL as for conc_loop_run_forever().
+ * @retval CONC_EBUSY, CONC_EINVAL, CONC_EIO, CONC_ENOMEM as for
+ *         conc_loop_run_forever() (the iteration's callbacks ran).
  */
 CONC_API int conc_loop_run_once(conc_loop_t *loop, int64_t timeout_ns);
 

@@ -305,7 +305,8 @@ CONC_API int conc_taskgroup_destroy(conc_taskgroup_t *g);
  * @retval CONC_EDEADLK every task of the loop is blocked and nothing can wake
  *         any of them (see docs/loop.md for exactly what is checked); the
  *         task is not released and conc_loop_dump() shows who waits on what.
- * @retval CONC_EBUSY, CONC_EINVAL as for conc_loop_run_forever().
+ * @retval CONC_EBUSY, CONC_EINVAL, CONC_EIO, CONC_ENOMEM as for
+ *         conc_loop_run_forever(); the task is still the loop's.
  * Blocks the calling thread, which runs the loop.
  */
 CONC_API int conc_loop_run_until_complete(conc_loop_t *loop, conc_task_t *task, void **result);

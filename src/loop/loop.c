@@ -248,8 +248,12 @@ CONC__HOT static int iterate(conc__loop_t *l, int64_t limit, unsigned *skipped)
             if (conc__remote_maybe_nonempty(l))
                 deadline = 0;
         }
-        rc = conc__fd_poll(l, deadline);
+        int n = conc__fd_poll(l, deadline);
         atomic_store_explicit(&l->sleeping, 0, memory_order_relaxed);
+        /* A poller that fails would fail again at once: the run ends with
+         * the error after this iteration's callbacks, instead of spinning. */
+        if (CONC_UNLIKELY(n < 0))
+            rc = n == CONC_ENOMEM ? CONC_ENOMEM : CONC_EIO;
     }
     /* The check first: nothing it says empty could be drained. */
     if (conc__remote_maybe_nonempty(l))
@@ -276,11 +280,11 @@ int conc_loop_run_forever(conc_loop_t *loop)
     /* At least one iteration: a stop made before the run ends it after
      * the callbacks already due (as conc_loop_stop() documents). */
     do
-        iterate(l, CONC_FOREVER, &skipped);
-    while (!atomic_load_explicit(&l->stop, memory_order_acquire));
+        rc = iterate(l, CONC_FOREVER, &skipped);
+    while (rc == 0 && !atomic_load_explicit(&l->stop, memory_order_acquire));
     atomic_store_explicit(&l->stop, 0, memory_order_relaxed);
     leave(l);
-    return 0;
+    return rc;
 }
 
 int conc_loop_run_once(conc_loop_t *loop, int64_t timeout_ns)
@@ -296,9 +300,9 @@ int conc_loop_run_once(conc_loop_t *loop, int64_t timeout_ns)
     int64_t limit = timeout_ns < 0 ? CONC_FOREVER : conc__deadline(timeout_ns);
     if (timeout_ns == 0)
         limit = 0;
-    iterate(l, limit, &skipped);
+    rc = iterate(l, limit, &skipped);
     leave(l);
-    return 0;
+    return rc;
 }
 
 /* Used by conc_loop_run_until_complete(): iterate until done(arg), or until
@@ -329,7 +333,11 @@ CONC__HOT int conc__loop_run_until(conc__loop_t *l, bool (*done)(void *), void *
         } else {
             recheck = 0;
         }
-        iterate(l, limit, &skipped);
+        if ((rc = iterate(l, limit, &skipped)) != 0) {
+            if (done(arg))
+                rc = 0; /* the task finished all the same */
+            break;
+        }
     }
     leave(l);
     return rc;
