@@ -33,6 +33,14 @@ extern _Atomic int conc__handshake_mode;
  * before its first fast-side operation. */
 void conc__handshake_init(void);
 
+/* Whether skipping the fast side's barrier pays on this CPU (one file per
+ * architecture, chosen by meson.build). On x86 a sequentially consistent
+ * store is a locked exchange and the light store a plain move; on AArch64,
+ * POWER and RISC-V the fast side's sequentially consistent load already
+ * orders or fences, so light would save nothing and sleepers would still
+ * pay the system call. */
+bool conc__handshake_arch_pays(void);
+
 /* Whether a fast side may go light at all (the mode is chosen). */
 static inline bool conc__handshake_light_ok(void)
 {

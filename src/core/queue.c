@@ -240,8 +240,10 @@ static void announce(conc_queue_t *q, _Atomic uint32_t *hint, bool ring)
 {
     atomic_store_explicit(hint, 1, memory_order_seq_cst);
     atomic_thread_fence(memory_order_seq_cst);
-    /* Read after the fence: a ring that turns shared after this read had
-     * its first shared publish made with a barrier (conc__queue_light()). */
+    /* Read after the fence. If the ring turns shared after this read, the
+     * thread that turns it, and every thread that reads it shared later,
+     * read users_ after this read in the single order of sequentially
+     * consistent operations, then load the hint: they see it. */
     if (ring && atomic_load_explicit(&q->users_, memory_order_seq_cst) == CONC__QUEUE_SHARED &&
         conc__handshake_light_ok())
         conc__handshake_sleeper(true);
@@ -303,6 +305,8 @@ static int ring_spin(conc_queue_t *q, const void *item, void *out, int64_t deadl
     int64_t start = conc_now_ns(), now = start;
     if (deadline >= 0 && deadline - start < limit)
         limit = deadline - start; /* never spin past the caller's deadline */
+    if (limit <= 0)
+        return rc; /* no time left: nothing to learn from */
     for (int step = 1; rc == CONC_EAGAIN && now - start < limit; now = conc_now_ns()) {
         for (int i = 0; i < step; i++)
             conc__os_cpu_relax();

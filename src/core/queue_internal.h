@@ -73,10 +73,14 @@ static inline void conc__queue_copy(void *dst, const void *src, size_t size)
  * update, which a sleeper that saw the old value pairs with its fence. */
 void conc__queue_note_user(conc_queue_t *q, uintptr_t users);
 
-/* Whether this publish may skip its barrier. */
+/* Whether this publish may skip its barrier. Called before the publishing
+ * store(s). The load is sequentially consistent: a thread that finds the
+ * ring shared (set by another thread's update) must see it before its hint
+ * load, in the order that a sleeper's fence is part of (a plain load on
+ * x86 and AArch64). */
 static inline bool conc__queue_light(conc_queue_t *q)
 {
-    uintptr_t users = atomic_load_explicit(&q->users_, memory_order_relaxed);
+    uintptr_t users = atomic_load_explicit(&q->users_, memory_order_seq_cst);
 
     if (CONC_LIKELY(users == CONC__QUEUE_SHARED))
         return conc__handshake_light_ok();

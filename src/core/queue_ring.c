@@ -180,12 +180,15 @@ size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int
             pos = atomic_load_explicit(&q->tail_, memory_order_relaxed);
         }
     }
+    /* Decided before the stores: a ring that turns shared later is seen
+     * by this run's hint load only through the barrier (handshake.h). */
+    bool light = conc__queue_light(q);
     const unsigned char *src = items;
     for (size_t i = 0; i < n; i++, src += q->item_size_) {
         conc__queue_copy(slot_item(q, pos + i), src, q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + 1, memory_order_release);
     }
-    conc__handshake_after_stores(conc__queue_light(q));
+    conc__handshake_after_stores(light);
     *rc = 0;
     return n;
 }
@@ -211,12 +214,13 @@ size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max)
             pos = atomic_load_explicit(&q->head_, memory_order_relaxed);
         }
     }
+    bool light = conc__queue_light(q); /* before the stores, as above */
     unsigned char *dst = out;
     for (size_t i = 0; i < n; i++, dst += q->item_size_) {
         conc__queue_copy(dst, slot_item(q, pos + i), q->item_size_);
         atomic_store_explicit(slot_seq(q, pos + i), pos + i + q->capacity_, memory_order_release);
     }
-    conc__handshake_after_stores(conc__queue_light(q));
+    conc__handshake_after_stores(light);
     return n;
 }
 

@@ -204,6 +204,7 @@ void conc__os_cpu_relax(void);
  * Init registers the process once: true when the barrier is available (then
  * for good), false when it is not (the caller uses fences on both sides). */
 bool conc__os_process_barrier_init(void);
-void conc__os_process_barrier(void);
+/* False if the barrier failed (a seccomp filter installed after init). */
+bool conc__os_process_barrier(void);
 
 #endif /* CONC_OS_H */

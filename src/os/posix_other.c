@@ -153,8 +153,9 @@ bool conc__os_process_barrier_init(void)
     return false;
 }
 
-void conc__os_process_barrier(void)
+bool conc__os_process_barrier(void)
 {
+    return false; /* never called: init said there is none */
 }
 
 /* Words shared between processes: no portable process-shared futex exists,
