@@ -159,3 +159,39 @@ void test_assert_no_children(void)
     assert_int_equal(-1, waitpid(-1, NULL, WNOHANG));
     assert_int_equal(ECHILD, errno);
 }
+
+int test_waiters(conc__os_lock_t *lock, conc__waitq_t *wq)
+{
+    int n = 0;
+
+    conc__os_lock(lock);
+    for (conc__waiter_t *w = conc__waitq_first(wq); w; w = w->next)
+        n++;
+    conc__os_unlock(lock);
+    return n;
+}
+
+void test_wait_for_waiters(conc__os_lock_t *lock, conc__waitq_t *wq, int n)
+{
+    while (test_waiters(lock, wq) < n)
+        conc_sleep(CONC_US(100));
+}
+
+static int fds_before;
+
+int test_leak_setup(void **state)
+{
+    (void)state;
+    test_soft_reset();
+    fds_before = test_count_fds();
+    return 0;
+}
+
+int test_leak_teardown(void **state)
+{
+    (void)state;
+    test_assert_no_children();
+    assert_int_equal(fds_before, test_count_fds());
+    assert_int_equal(0, test_soft_failures());
+    return 0;
+}

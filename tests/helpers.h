@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "conc.h"
+#include "core/waitq.h"
 
 /* Which sanitizer instruments this build: TSan allows about 8128 fibers
  * (coroutines, tasks) alive and slows everything ~10x; ASan maps memory of
@@ -70,6 +71,17 @@ void test_soft_reset(void);
 int test_count_fds(void);
 /* Assert that this process has no child left, not even a zombie. */
 void test_assert_no_children(void);
+/* How many waiters a wait queue guarded by lock holds now, and a wait
+ * (polling) until it holds at least n: how a test knows that a thread or
+ * task has gone to sleep in a primitive. */
+int test_waiters(conc__os_lock_t *lock, conc__waitq_t *wq);
+void test_wait_for_waiters(conc__os_lock_t *lock, conc__waitq_t *wq, int n);
+
+/* CMocka setup and teardown for tests of processes and descriptors: the
+ * teardown fails the test if it left a child, a descriptor or a soft
+ * failure behind. */
+int test_leak_setup(void **state);
+int test_leak_teardown(void **state);
 
 /* Run fn(arg) on n raw helper threads (created through the OS layer, so the
  * tests of conc_thread do not depend on themselves) and join them all. */

@@ -860,43 +860,9 @@ static void loop_threadsafe_stop_callback_ends_run_forever(void **state)
 /* The stopping thread is not joined before the loop is destroyed: the
  * thread may still be inside its call then, and destroy must not free
  * what it touches (docs/loop.md: "a thread that made the last wake can
- * never touch a freed loop"). */
-static void destroy_right_after_a_stop_from_another_thread(bool threadsafe)
-{
-    enum { ROUNDS = 100 };
-
-    for (int round = 0; round < ROUNDS; round++) {
-        struct stopper s = { 0 };
-        conc_loop_t loop;
-        conc_thread_t t;
-
-        init_default(&loop);
-        s.loop = &loop;
-        s.rc = -100;
-        s.threadsafe = threadsafe;
-        t = start_thread(stop_when_sleeping, &s);
-        assert_rc(0, conc_loop_run_forever(&loop));
-        assert_rc(0, conc_loop_destroy(&loop));
-        join_thread(&t);
-        assert_rc(0, s.rc);
-    }
-}
-
-static void loop_destroy_right_after_a_threadsafe_stop_callback_is_safe(void **state)
-{
-    (void)state;
-    destroy_right_after_a_stop_from_another_thread(true);
-}
-
-static void loop_destroy_right_after_a_stop_from_another_thread_is_safe(void **state)
-{
-    (void)state;
-    destroy_right_after_a_stop_from_another_thread(false);
-}
-
-/* The same with a loop that never sleeps (a callback keeps rescheduling
- * itself): it sees the stop flag at once, possibly before the stopping
- * thread has finished its call. */
+ * never touch a freed loop"). With busy, the loop never sleeps (a callback
+ * keeps rescheduling itself): it sees the stop flag at once, possibly
+ * before the stopping thread has finished its call. */
 struct busy {
     _Atomic int started;
 };
@@ -921,7 +887,7 @@ static void *stop_busy(void *arg)
     return NULL;
 }
 
-static void destroy_right_after_stopping_a_busy_loop(bool threadsafe)
+static void destroy_right_after_a_stop_from_another_thread(bool threadsafe, bool busy)
 {
     enum { ROUNDS = 100 };
 
@@ -936,8 +902,9 @@ static void destroy_right_after_stopping_a_busy_loop(bool threadsafe)
         s.rc = -100;
         s.threadsafe = threadsafe;
         s.busy = &b;
-        assert_rc(0, conc_loop_call_soon(&loop, busy_cb, &b, NULL));
-        t = start_thread(stop_busy, &s);
+        if (busy)
+            assert_rc(0, conc_loop_call_soon(&loop, busy_cb, &b, NULL));
+        t = start_thread(busy ? stop_busy : stop_when_sleeping, &s);
         assert_rc(0, conc_loop_run_forever(&loop));
         assert_rc(0, conc_loop_destroy(&loop));
         join_thread(&t);
@@ -945,16 +912,28 @@ static void destroy_right_after_stopping_a_busy_loop(bool threadsafe)
     }
 }
 
+static void loop_destroy_right_after_a_threadsafe_stop_callback_is_safe(void **state)
+{
+    (void)state;
+    destroy_right_after_a_stop_from_another_thread(true, false);
+}
+
+static void loop_destroy_right_after_a_stop_from_another_thread_is_safe(void **state)
+{
+    (void)state;
+    destroy_right_after_a_stop_from_another_thread(false, false);
+}
+
 static void loop_destroy_right_after_a_threadsafe_stop_of_a_busy_loop_is_safe(void **state)
 {
     (void)state;
-    destroy_right_after_stopping_a_busy_loop(true);
+    destroy_right_after_a_stop_from_another_thread(true, true);
 }
 
 static void loop_destroy_right_after_a_stop_of_a_busy_loop_from_another_thread_is_safe(void **state)
 {
     (void)state;
-    destroy_right_after_stopping_a_busy_loop(false);
+    destroy_right_after_a_stop_from_another_thread(false, true);
 }
 
 static conc_loop_t *g_signal_loop;

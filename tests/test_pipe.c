@@ -22,27 +22,6 @@
 
 #include "helpers.h"
 
-/* ---- soft checks, descriptors, zombies ---------------------------------- */
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    test_soft_reset();
-    fds_before = test_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_assert_no_children();
-    assert_int_equal(fds_before, test_count_fds());
-    assert_int_equal(0, test_soft_failures());
-    return 0;
-}
-
 /* ---- message contents ------------------------------------------------------ */
 
 /* Byte i of message `seq`: a pattern that differs per message and per byte. */
@@ -822,7 +801,7 @@ static void pipe_descriptor_drives_a_loop_reader(void **state)
     close_pair(&a, &b);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, test_leak_setup, test_leak_teardown)
 
 int main(void)
 {

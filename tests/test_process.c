@@ -29,27 +29,6 @@
 #include "helpers.h"
 #include "os/sentinel.h"
 
-/* ---- soft checks, descriptors, zombies ---------------------------------- */
-
-static int fds_before;
-
-static int setup(void **state)
-{
-    (void)state;
-    test_soft_reset();
-    fds_before = test_count_fds();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    test_assert_no_children();
-    assert_int_equal(fds_before, test_count_fds());
-    assert_int_equal(0, test_soft_failures());
-    return 0;
-}
-
 static int use_pipe_sentinel(void **state)
 {
     (void)state;
@@ -836,7 +815,7 @@ static void cpu_count_is_between_one_and_the_configured_cpus(void **state)
     assert_true(n <= sysconf(_SC_NPROCESSORS_CONF));
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, test_leak_setup, test_leak_teardown)
 
 int main(void)
 {

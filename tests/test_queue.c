@@ -55,19 +55,12 @@ static int get_int(conc_queue_t *q, int64_t timeout)
 /* How many waiters the queue has in one of its wait queues. */
 static int n_waiting(conc_queue_t *q, conc__waitq_t *wq)
 {
-    int n = 0;
-
-    conc__os_lock(conc__queue_lock(q));
-    for (conc__waiter_t *w = conc__waitq_first(wq); w; w = w->next)
-        n++;
-    conc__os_unlock(conc__queue_lock(q));
-    return n;
+    return test_waiters(conc__queue_lock(q), wq);
 }
 
 static void wait_for_waiters(conc_queue_t *q, conc__waitq_t *wq, int n)
 {
-    while (n_waiting(q, wq) < n)
-        conc_sleep(CONC_US(100));
+    test_wait_for_waiters(conc__queue_lock(q), wq, n);
 }
 
 /* ---- a helper thread running one blocking call --------------------------- */

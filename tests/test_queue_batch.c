@@ -30,21 +30,15 @@ static void init_kind(conc_queue_t *q, size_t cap, conc_queue_kind_t kind)
     assert_rc(0, conc_queue_init(q, sizeof(uint64_t), cap, &attr));
 }
 
+/* How many waiters the queue has in one of its wait queues. */
 static int n_waiting(conc_queue_t *q, conc__waitq_t *wq)
 {
-    int n = 0;
-
-    conc__os_lock(conc__queue_lock(q));
-    for (conc__waiter_t *w = conc__waitq_first(wq); w; w = w->next)
-        n++;
-    conc__os_unlock(conc__queue_lock(q));
-    return n;
+    return test_waiters(conc__queue_lock(q), wq);
 }
 
 static void wait_for_waiters(conc_queue_t *q, conc__waitq_t *wq, int n)
 {
-    while (n_waiting(q, wq) < n)
-        conc_sleep(CONC_US(100));
+    test_wait_for_waiters(conc__queue_lock(q), wq, n);
 }
 
 static void fill(uint64_t *v, size_t n, uint64_t first)
