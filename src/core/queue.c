@@ -441,48 +441,48 @@ int conc_queue_try_get(conc_queue_t *q, void *out)
 
 /* ---- batches ---------------------------------------------------------------- */
 
+/* The locked stores (LIFO, priority, the FIFO of one slot): up to n puts
+ * from items, or gets into out when items is NULL, then the hand-offs. How
+ * many; *rc the store's answer to the last one tried. */
+static size_t locked_batch(conc_queue_t *q, const unsigned char *items, unsigned char *out,
+                           size_t n, int *rc)
+{
+    conc__wakelist_t wl = CONC__WAKELIST_INIT;
+    size_t done = 0;
+
+    conc__os_lock(conc__queue_lock(q));
+    while (done < n && (*rc = items ? store_put(q, items + done * q->item_size_)
+                                    : store_get(q, out + done * q->item_size_)) == 0)
+        done++;
+    if (done > 0)
+        settle(q, &wl);
+    conc__os_unlock(conc__queue_lock(q));
+    conc__wakelist_run(&wl);
+    return done;
+}
+
 /* Put what fits now, without waiting, from items[0..count): how many went
  * in; *rc as conc__ring_put_many(). */
 static size_t put_now(conc_queue_t *q, const unsigned char *items, size_t count, int *rc)
 {
-    if (q->ring_) {
-        size_t n = conc__ring_put_many(q, items, count, rc);
-        if (n > 0 && conc__handshake_load(&q->getters_waiting_))
-            settle_unlocked(q);
-        return n;
-    }
-    conc__wakelist_t wl = CONC__WAKELIST_INIT;
-    size_t n = 0;
-
-    conc__os_lock(conc__queue_lock(q));
-    while (n < count && (*rc = store_put(q, items + n * q->item_size_)) == 0)
-        n++;
-    if (n > 0)
-        settle(q, &wl);
-    conc__os_unlock(conc__queue_lock(q));
-    conc__wakelist_run(&wl);
+    if (!q->ring_)
+        return locked_batch(q, items, NULL, count, rc);
+    size_t n = conc__ring_put_many(q, items, count, rc);
+    if (n > 0 && conc__handshake_load(&q->getters_waiting_))
+        settle_unlocked(q);
     return n;
 }
 
 /* Get what is there now, without waiting, into out[0..max): how many. */
 static size_t get_now(conc_queue_t *q, unsigned char *out, size_t max)
 {
-    if (q->ring_) {
-        size_t n = conc__ring_get_many(q, out, max);
-        if (n > 0 && conc__handshake_load(&q->putters_waiting_))
-            settle_unlocked(q);
-        return n;
-    }
-    conc__wakelist_t wl = CONC__WAKELIST_INIT;
-    size_t n = 0;
+    int rc;
 
-    conc__os_lock(conc__queue_lock(q));
-    while (n < max && store_get(q, out + n * q->item_size_) == 0)
-        n++;
-    if (n > 0)
-        settle(q, &wl);
-    conc__os_unlock(conc__queue_lock(q));
-    conc__wakelist_run(&wl);
+    if (!q->ring_)
+        return locked_batch(q, NULL, out, max, &rc);
+    size_t n = conc__ring_get_many(q, out, max);
+    if (n > 0 && conc__handshake_load(&q->putters_waiting_))
+        settle_unlocked(q);
     return n;
 }
 

@@ -268,6 +268,21 @@ static int wait_change(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers, uint32
     return rc == CONC_ETIMEDOUT && !last_slice ? 0 : rc;
 }
 
+/* After a put (get) found the queue full (empty), with the lock released:
+ * 0 to look again once *seq moved from seen or a recheck slice ended, else
+ * what ends the call: CONC_EAGAIN for CONC_NOWAIT, CONC_ETIMEDOUT past the
+ * deadline, CONC_ECANCELED for a cancelled task. */
+static int await_turn(_Atomic uint32_t *seq, _Atomic uint32_t *sleepers, uint32_t seen,
+                      int64_t timeout_ns, int64_t deadline)
+{
+    if (timeout_ns == CONC_NOWAIT)
+        return CONC_EAGAIN;
+    if (deadline >= 0 && conc_now_ns() >= deadline)
+        return CONC_ETIMEDOUT;
+    int rc = wait_change(seq, sleepers, seen, deadline);
+    return rc == CONC_ECANCELED ? rc : 0; /* a timeout is seen on the next look */
+}
+
 static int64_t deadline_of(int64_t timeout_ns)
 {
     return timeout_ns == CONC_NOWAIT ? 0 : conc__deadline(timeout_ns);
@@ -318,12 +333,7 @@ int conc_shmqueue_put(conc_shmqueue_t *q, const void *item, int64_t timeout_ns)
         }
         uint32_t seen = atomic_load_explicit(&s->room_seq, memory_order_relaxed);
         unlock(s);
-        if (timeout_ns == CONC_NOWAIT)
-            return CONC_EAGAIN;
-        if (deadline >= 0 && conc_now_ns() >= deadline)
-            return CONC_ETIMEDOUT;
-        rc = wait_change(&s->room_seq, &s->putters, seen, deadline);
-        if (rc == CONC_ECANCELED)
+        if ((rc = await_turn(&s->room_seq, &s->putters, seen, timeout_ns, deadline)) != 0)
             return rc;
     }
 }
@@ -352,12 +362,7 @@ int conc_shmqueue_get(conc_shmqueue_t *q, void *out, int64_t timeout_ns)
         unlock(s);
         if (closed)
             return CONC_ECLOSED;
-        if (timeout_ns == CONC_NOWAIT)
-            return CONC_EAGAIN;
-        if (deadline >= 0 && conc_now_ns() >= deadline)
-            return CONC_ETIMEDOUT;
-        rc = wait_change(&s->items_seq, &s->getters, seen, deadline);
-        if (rc == CONC_ECANCELED)
+        if ((rc = await_turn(&s->items_seq, &s->getters, seen, timeout_ns, deadline)) != 0)
             return rc;
     }
 }
