@@ -36,14 +36,6 @@ conc__context_t conc__context_current(void)
     return (conc__context_t){ &thread_context_ops, conc__os_parker_self() };
 }
 
-conc__context_t conc__context_switch(conc__context_t next)
-{
-    conc__context_t prev = conc__installed_context;
-
-    conc__installed_context = next;
-    return prev;
-}
-
 void conc__waiter_init(conc__waiter_t *w)
 {
     w->next = w->prev = NULL;

@@ -81,14 +81,21 @@ typedef struct conc__context {
 /* The context running now: a task's while the loop runs one, else the
  * calling thread's own. */
 conc__context_t conc__context_current(void);
-/* Install (or, with NULL ops, remove) the calling thread's current context.
- * Used by the loop module while it runs a task; returns the previous one. */
-conc__context_t conc__context_switch(conc__context_t next);
 /* What the current context is blocking on while conc__waiter_sleep() blocks
  * it (the waiter's `what`), for the loop's task dump. */
 extern _Thread_local const char *conc__blocking_what;
 /* The installed task context (waitq.c); NULL ops on plain threads. */
 extern _Thread_local conc__context_t conc__installed_context CONC__TLS_FAST;
+/* Install (or, with NULL ops, remove) the calling thread's current context.
+ * Used by the loop module while it runs a task; returns the previous one.
+ * Inline: the loop calls it twice per task step. */
+static inline conc__context_t conc__context_switch(conc__context_t next)
+{
+    conc__context_t prev = conc__installed_context;
+
+    conc__installed_context = next;
+    return prev;
+}
 /* An identity for the current context, usable as a lock owner; never 0.
  * Inline, without calls: every mutex lock and unlock asks for it. */
 static inline uintptr_t conc__context_id(void)

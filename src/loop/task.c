@@ -137,11 +137,9 @@ CONC__HOT static void task_step(conc_loop_t *loop, void *arg)
     t->started = true;
     t->state = CONC_TASK_RUNNING;
     l->current = t;
-    /* conc__context_switch(), without the calls. */
-    conc__context_t prev = conc__installed_context;
-    conc__installed_context = (conc__context_t){ &conc__task_context_ops, t };
+    conc__context_t prev = conc__context_switch((conc__context_t){ &conc__task_context_ops, t });
     conc_coro_resume(&t->coro, NULL, NULL);
-    conc__installed_context = prev;
+    conc__context_switch(prev);
     l->current = NULL;
     if (conc_coro_status(&t->coro) == CONC_CORO_DONE)
         finish(t);
