@@ -2625,10 +2625,18 @@ static void count_call(conc_loop_t *loop, void *arg)
     ++*(int *)arg;
 }
 
+static int sleep_long(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return conc_task_sleep(CONC_SEC(30));
+}
+
 /* Somebody replaces the loop's epoll descriptor behind its back (a buggy
  * "close every descriptor" after fork, say): every wait fails at once. The
  * run returns CONC_EIO after the callbacks already due, instead of spinning
- * for ever, and the loop can still be destroyed. */
+ * for ever; the loop keeps its tasks and runs again once the descriptor is
+ * back. */
 static void loop_whose_poller_fails_returns_eio_instead_of_spinning(void **state)
 {
     conc_loop_attr_t attr = CONC_LOOP_ATTR_INIT;
@@ -2645,8 +2653,9 @@ static void loop_whose_poller_fails_returns_eio_instead_of_spinning(void **state
         if (after[fd] && !before[fd])
             epfd = fd;
     assert_true(epfd >= 0);
+    int saved = fcntl(epfd, F_DUPFD_CLOEXEC, 0);
     int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    assert_true(devnull >= 0);
+    assert_true(saved >= 0 && devnull >= 0);
     assert_int_equal(epfd, dup2(devnull, epfd)); /* no longer an epoll instance */
     close(devnull);
 
@@ -2656,7 +2665,18 @@ static void loop_whose_poller_fails_returns_eio_instead_of_spinning(void **state
     assert_rc(0, conc_loop_call_soon(&loop, count_call, &calls, NULL));
     assert_rc(CONC_EIO, conc_loop_run_once(&loop, CONC_MS(10)));
     assert_int_equal(2, calls);
-    assert_rc(0, conc_loop_destroy(&loop)); /* closes the /dev/null copy */
+    conc_task_t *sleeper;
+    assert_rc(0, conc_task_spawn(&loop, NULL, sleep_long, NULL, &sleeper));
+    assert_rc(CONC_EIO, conc_loop_run_until_complete(&loop, sleeper, NULL));
+    assert_int_equal(CONC_TASK_BLOCKED, conc_task_state(sleeper)); /* still the loop's */
+
+    /* The cause gone, the same loop runs again: the task is cancelled and
+     * collected, and the loop destroyed as usual. */
+    assert_int_equal(epfd, dup2(saved, epfd));
+    close(saved);
+    assert_rc(0, conc_task_cancel(sleeper));
+    assert_rc(CONC_ECANCELED, conc_loop_run_until_complete(&loop, sleeper, NULL));
+    assert_rc(0, conc_loop_destroy(&loop));
 }
 
 int main(void)
