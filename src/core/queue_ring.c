@@ -235,11 +235,9 @@ int64_t conc__ring_spin_limit(const conc_queue_t *q)
     int64_t limit =
         SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
 
-    if (conc__single_cpu())
-        return 0; /* the peer cannot run while we spin */
-    const conc__context_ops_t *ops = conc__installed_context.ops;
-    if (ops && !(ops->alone && ops->alone(conc__installed_context.ctx)))
-        return 0; /* in a task: the peer may be another task of its loop */
+    if (conc__single_cpu() || conc__installed_context.ops)
+        return 0; /* the peer cannot run while we spin (in a task: it may be
+                   * another task of the same loop) */
     return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
 }
 
