@@ -402,7 +402,12 @@ static void cond_wait_for_keeps_one_deadline_across_fruitless_wakeups(void **sta
 }
 
 /* A predicate that is false until a deadline and is slow the first time it
- * runs after a wake-up: the deadline passes while it runs. */
+ * runs after a wake-up: the deadline passes while it runs. The window is
+ * wide (200 ms, and 50 ms past it) so that a slow start of the waiter or
+ * of the notifying thread (under an emulator, 20 ms were seen) cannot make
+ * the first evaluation true or let the wait's own deadline fall after the
+ * slow evaluation. */
+#define SLOW_PRED_WINDOW CONC_MS(200)
 struct slow_pred {
     conc_cond_t c;
     conc_mutex_t m;
@@ -416,7 +421,7 @@ static bool past_deadline_slowly(void *arg)
     bool past = conc_now_ns() >= p->deadline;
 
     if (++p->evaluations == 2)
-        conc_sleep_until(p->deadline + CONC_MS(5));
+        conc_sleep_until(p->deadline + CONC_MS(50));
     return past;
 }
 
@@ -435,11 +440,11 @@ static void cond_wait_for_evaluates_the_predicate_after_a_deadline_passed_inside
     conc__os_thread_t t;
 
     assert_rc(0, conc_mutex_lock(&p.m));
-    p.deadline = conc_now_ns() + CONC_MS(20);
+    p.deadline = conc_now_ns() + SLOW_PRED_WINDOW;
     start(&t, notify_once_queued, &p);
     /* Evaluations: at entry (false), after the wake (false, but the deadline
      * passes meanwhile), and once more after the deadline (true). */
-    assert_int_equal(1, conc_cond_wait_for(&p.c, &p.m, past_deadline_slowly, &p, CONC_MS(20)));
+    assert_int_equal(1, conc_cond_wait_for(&p.c, &p.m, past_deadline_slowly, &p, SLOW_PRED_WINDOW));
     assert_int_equal(3, p.evaluations);
     assert_rc(0, conc_mutex_unlock(&p.m));
     join(t);
