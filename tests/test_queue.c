@@ -975,6 +975,74 @@ static void ring_is_shared_once_a_second_thread_uses_it(void **state)
     assert_rc(0, conc_queue_destroy(&q));
 }
 
+/* A spinning putter refills a full ring in bursts (queue_ring.c): it waits
+ * until a quarter of the ring, at most 256 slots, is free from the tail. */
+static void room_for_burst_needs_a_quarter_of_the_ring_free(void **state)
+{
+    static const struct {
+        size_t capacity, burst;
+    } cases[] = { { 2, 1 }, { 8, 2 }, { 100, 25 }, { 2048, 256 } };
+
+    (void)state;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        conc_queue_t q;
+        uint64_t item = 0;
+
+        assert_rc(0, conc_queue_init(&q, sizeof item, cases[k].capacity, NULL));
+        assert_true(conc__ring_room_for_burst(&q));
+        /* Around the ring twice, so the test also sees a later lap. */
+        for (size_t lap = 0; lap < 2; lap++) {
+            for (size_t i = 0; i < cases[k].capacity; i++)
+                assert_rc(0, conc_queue_put(&q, &item, CONC_NOWAIT));
+            assert_false(conc__ring_room_for_burst(&q));
+            for (size_t i = 0; i + 1 < cases[k].burst; i++)
+                assert_rc(0, conc_queue_get(&q, &item, CONC_NOWAIT));
+            assert_false(conc__ring_room_for_burst(&q)); /* one slot short */
+            assert_rc(0, conc_queue_get(&q, &item, CONC_NOWAIT));
+            assert_true(conc__ring_room_for_burst(&q));
+            while (conc_queue_get(&q, &item, CONC_NOWAIT) == 0)
+                ;
+        }
+        /* A full, shut-down ring lets the put through to report it. */
+        for (size_t i = 0; i < cases[k].capacity; i++)
+            assert_rc(0, conc_queue_put(&q, &item, CONC_NOWAIT));
+        assert_rc(0, conc_queue_shutdown(&q, false));
+        assert_true(conc__ring_room_for_burst(&q));
+        assert_rc(CONC_ECLOSED, conc_queue_put(&q, &item, CONC_FOREVER));
+        assert_rc(0, conc_queue_destroy(&q));
+    }
+}
+
+/* ...but only for a while: a getter that frees one slot and no more still
+ * lets a blocked putter in, at once if it still spins or by the hand-off if
+ * it sleeps, and the item goes last. Run many times so that some gets land
+ * during the putter's spin. */
+static void put_on_a_full_ring_takes_a_single_freed_slot(void **state)
+{
+    enum { CAP = 64 };
+
+    (void)state;
+    for (int round = 0; round < 200; round++) {
+        conc_queue_t q;
+        struct call c;
+
+        assert_rc(0, conc_queue_init(&q, sizeof(int), CAP, NULL));
+        for (int i = 0; i < CAP; i++)
+            assert_rc(0, put_int(&q, i, CONC_NOWAIT));
+        start_call(&c, &q, OP_PUT, CAP);
+        /* Sometimes at once, sometimes a little later. */
+        for (int spin = 0; spin < round * 20; spin++)
+            conc__os_cpu_relax();
+        assert_int_equal(0, get_int(&q, CONC_FOREVER));
+        finish_call(&c);
+        assert_rc(0, c.rc);
+        assert_int_equal(CAP, conc_queue_qsize(&q));
+        for (int i = 1; i <= CAP; i++)
+            assert_int_equal(i, get_int(&q, CONC_NOWAIT));
+        assert_rc(0, conc_queue_destroy(&q));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1012,6 +1080,8 @@ int main(void)
         cmocka_unit_test(destroy_with_a_blocked_waiter_is_ebusy),
         cmocka_unit_test(timeouts_racing_hand_offs_never_lose_or_duplicate_an_item),
         cmocka_unit_test(peek_races_getters_and_putters_without_tearing),
+        cmocka_unit_test(room_for_burst_needs_a_quarter_of_the_ring_free),
+        cmocka_unit_test(put_on_a_full_ring_takes_a_single_freed_slot),
         cmocka_unit_test(ring_is_shared_once_a_second_thread_uses_it),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -287,13 +287,19 @@ static int ring_get(conc_queue_t *q, void *out)
 
 /*
  * Retry the ring before sleeping, for the learned time: a peer about to put
- * (get) is caught without a system call. Looks are a few pauses apart (1,
- * 2, then 4), so a producer fills whole cache lines between a getter's
- * looks instead of having the line of every item pulled away. Nobody spins
- * while others of its kind sleep: they are served first anyway, and on an
- * oversubscribed machine spinning only steals the time of the threads it
- * waits for. A put when item is not NULL, else a get into out.
+ * (get) is caught without a system call. A getter's looks are a few pauses
+ * apart (1, 2, then 4), so a producer fills whole cache lines between them
+ * instead of having the line of every item pulled away. A putter's looks
+ * back off further (up to 64 pauses), and for its first BURST_WAIT_NS it
+ * waits until a burst of slots is free (conc__ring_room_for_burst()), so
+ * that it does not chase the getter slot by slot through the lines the
+ * getter is reading; after that any free slot will do, so a getter that
+ * frees only one still lets it in. Nobody spins while others of its kind
+ * sleep: they are served first anyway, and on an oversubscribed machine
+ * spinning only steals the time of the threads it waits for. A put when
+ * item is not NULL, else a get into out.
  */
+#define BURST_WAIT_NS 4000
 static int ring_spin(conc_queue_t *q, const void *item, void *out, int64_t deadline)
 {
     const _Atomic uint32_t *sleepers = item ? &q->putters_waiting_ : &q->getters_waiting_;
@@ -310,8 +316,10 @@ static int ring_spin(conc_queue_t *q, const void *item, void *out, int64_t deadl
     for (int step = 1; rc == CONC_EAGAIN && now - start < limit; now = conc_now_ns()) {
         for (int i = 0; i < step; i++)
             conc__os_cpu_relax();
-        if (step < 4)
+        if (step < (item ? 64 : 4))
             step *= 2;
+        if (item && now - start < BURST_WAIT_NS && !conc__ring_room_for_burst(q))
+            continue;
         rc = item ? ring_put(q, item) : ring_get(q, out);
     }
     conc__ring_spin_learn(q, rc == 0 ? now - start : INT64_MAX);

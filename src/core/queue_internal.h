@@ -105,6 +105,10 @@ int conc__ring_peek(conc_queue_t *q, void *out);
  * (full) or CONC_ECLOSED. */
 size_t conc__ring_put_many(conc_queue_t *q, const void *items, size_t count, int *rc);
 size_t conc__ring_get_many(conc_queue_t *q, void *out, size_t max);
+/* Whether a quarter of the ring (up to a bound) is free from the tail on:
+ * a spinning putter waits for that before it refills (queue_ring.c). A
+ * relaxed look; the put that follows decides. */
+bool conc__ring_room_for_burst(const conc_queue_t *q);
 /* How long (ns) a FIFO getter or putter retries the ring before it sleeps:
  * learned per queue, 0 on a single CPU. */
 int64_t conc__ring_spin_limit(const conc_queue_t *q);
