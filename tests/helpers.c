@@ -84,7 +84,7 @@ static int test_task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadlin
 }
 
 static const conc__context_ops_t test_task_ops = { test_task_block, test_task_wake,
-                                                   test_task_wait_fd, NULL };
+                                                   test_task_wait_fd, NULL, NULL };
 
 void test_task_enter(struct test_task *t)
 {

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "core/activity.h"
+#include "core/queue_internal.h"
 #include "helpers.h"
 
 /* ---- soft checks -------------------------------------------------------- */
@@ -1675,6 +1676,63 @@ static void bad_and_destroyed_objects_fail_at_once_in_a_task(void **state)
     run_main(bad_calls_main, NULL);
 }
 
+/* A task spins on a ring before it sleeps only when the spin delays nobody
+ * and can succeed: no other task of its loop is ready, no cancel request is
+ * pending, and another thread uses the ring (core/queue_ring.c). */
+static conc_queue_t spin_q;
+
+static void *put_from_a_thread(void *arg)
+{
+    int item = 1;
+
+    (void)arg;
+    CKT(conc_queue_put(&spin_q, &item, CONC_NOWAIT) == 0);
+    return NULL;
+}
+
+static int ready_neighbour(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    return 0;
+}
+
+static int spin_limit_task(void *arg, void **result)
+{
+    bool multi = !conc__single_cpu();
+    conc__os_thread_t th;
+    conc_task_t *other;
+    int item;
+
+    (void)arg;
+    (void)result;
+    CK(0, conc_queue_init(&spin_q, sizeof item, 8, NULL));
+    CK(0, conc_queue_put(&spin_q, &(int){ 0 }, CONC_NOWAIT));
+    CK(0, conc_queue_get(&spin_q, &item, CONC_NOWAIT));
+    CKT(conc__ring_spin_limit(&spin_q) == 0); /* only this loop's thread uses it */
+    CK(0, conc__os_thread_start(&th, put_from_a_thread, NULL, 0, false));
+    CK(0, conc__os_thread_join(th, NULL));
+    CKT((conc__ring_spin_limit(&spin_q) > 0) == multi); /* shared, and alone */
+    CK(0, conc_task_spawn(conc_loop_current(), NULL, ready_neighbour, NULL, &other));
+    CKT(conc__ring_spin_limit(&spin_q) == 0); /* another task is ready */
+    CK(0, conc_task_join(other, NULL, CONC_FOREVER));
+    CKT((conc__ring_spin_limit(&spin_q) > 0) == multi);
+    CK(0, conc_task_cancel(conc_task_current()));
+    CKT(conc__ring_spin_limit(&spin_q) == 0); /* a cancel request is pending */
+    CK(CONC_ECANCELED, conc_task_yield());
+    CKT((conc__ring_spin_limit(&spin_q) > 0) == multi);
+    CK(0, conc_queue_get(&spin_q, &item, CONC_NOWAIT));
+    CK(0, conc_queue_destroy(&spin_q));
+    return 0;
+}
+
+static void task_spins_on_a_ring_only_alone_and_when_another_thread_uses_it(void **state)
+{
+    (void)state;
+    run_main(spin_limit_task, NULL);
+    assert_no_failures();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1710,6 +1768,8 @@ int main(void)
         cmocka_unit_test_setup(zero_negative_and_past_sleeps_in_a_task_return_at_once,
                                reset_failures),
         cmocka_unit_test_setup(sleep_in_a_cancelled_task_returns_ecanceled_at_once, reset_failures),
+        cmocka_unit_test_setup(task_spins_on_a_ring_only_alone_and_when_another_thread_uses_it,
+                               reset_failures),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -323,7 +323,7 @@ static void record_wake(void *ctx)
     atomic_fetch_add(&recorded_wakes, 1);
 }
 
-static const conc__context_ops_t recording_ops = { never_block, record_wake, NULL, NULL };
+static const conc__context_ops_t recording_ops = { never_block, record_wake, NULL, NULL, NULL };
 static struct test_task recording_ctx;
 
 /* Lock m as this thread, queue w as if it had slept since since_ns, unlock. */

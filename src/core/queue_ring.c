@@ -260,9 +260,15 @@ int64_t conc__ring_spin_limit(const conc_queue_t *q)
     int64_t limit =
         SPIN_MIN_NS + 2 * (int64_t)atomic_load_explicit(&q->spin_, memory_order_relaxed);
 
-    if (conc__single_cpu() || conc__installed_context.ops)
-        return 0; /* the peer cannot run while we spin (in a task: it may be
-                   * another task of the same loop) */
+    if (conc__single_cpu())
+        return 0; /* the peer cannot run while we spin */
+    /* In a task, only while no other task of its loop is ready and another
+     * thread uses the ring: an item from a task of its own loop cannot come
+     * while it spins. */
+    const conc__context_ops_t *ops = conc__installed_context.ops;
+    if (ops && !(ops->alone && ops->alone(conc__installed_context.ctx) &&
+                 atomic_load_explicit(&q->users_, memory_order_relaxed) == CONC__QUEUE_SHARED))
+        return 0;
     return limit < SPIN_MAX_NS ? limit : SPIN_MAX_NS;
 }
 

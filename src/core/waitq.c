@@ -22,7 +22,7 @@ static int thread_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline_n
 }
 
 static const conc__context_ops_t thread_context_ops = { thread_block, thread_wake, thread_wait_fd,
-                                                        NULL };
+                                                        NULL, NULL };
 
 /* The task context installed by the loop module; NULL ops on plain threads.
  * Not static: conc__context_id() (waitq.h) reads it inline. */

@@ -67,6 +67,10 @@ typedef struct conc__context_ops {
      * consumed, when the wait completed anyway (a waker had dequeued it).
      * NULL for contexts that are never cancelled. */
     void (*uncancel)(void *ctx);
+    /* True when nothing else the context's scheduler could run is ready (no
+     * other task or callback of a task's loop), so that spinning a few
+     * microseconds before a block delays nobody. NULL: never. */
+    bool (*alone)(void *ctx);
 } conc__context_ops_t;
 
 typedef struct conc__context {

@@ -24,8 +24,18 @@ static void task_uncancel_op(void *ctx)
     ((conc_task_t *)ctx)->cancel_requests++;
 }
 
+/* Descriptors and timers are not looked at: they wait at most the spin. */
+static bool task_alone_op(void *ctx)
+{
+    conc_task_t *t = ctx;
+
+    return t->loop->ready_count == 0 && t->cancel_requests == 0 &&
+           !conc__remote_maybe_nonempty(t->loop);
+}
+
 const conc__context_ops_t conc__task_context_ops = { task_block_op, task_wake_op,
-                                                     conc__task_wait_fd, task_uncancel_op };
+                                                     conc__task_wait_fd, task_uncancel_op,
+                                                     task_alone_op };
 
 conc_task_t *conc_task_current(void)
 {
