@@ -29,6 +29,14 @@
  * Usage: bench_loop_echo [scale [case]]; each run lasts 2 s times scale
  * (case "10conns" or "100conns" picks one configuration). Requests/s per run; one
  * run per server and configuration (BENCH_REPS repeats them, best kept).
+ *
+ * BENCH_ECHO_SERVER_WORK_NS=n makes both servers busy-wait n ns per
+ * message before echoing it: a test of how much the servers' own speed
+ * matters. Where the requests/s fall by about what n adds per request, the
+ * server's thread is what limits the benchmark; where they stay the same,
+ * the client or the kernel's loopback path does. Both servers make the same
+ * system calls per message (one read, one write, a share of an epoll_wait),
+ * which cost most of the server's time (docs/benchmarks.md).
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -53,6 +61,18 @@ static void set_nodelay(int fd)
     int one = 1;
 
     lb_check(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), "TCP_NODELAY");
+}
+
+/* The extra per-message work of BENCH_ECHO_SERVER_WORK_NS (0: none). */
+static int64_t server_work_ns;
+
+static void server_work(void)
+{
+    if (server_work_ns <= 0)
+        return;
+    int64_t until = conc_now_ns() + server_work_ns;
+    while (conc_now_ns() < until)
+        ;
 }
 
 /* ---- the client: plain epoll, the same for both servers ------------------ */
@@ -259,8 +279,11 @@ static int conn_task(void *arg, void **result)
             wait = true;
             continue;
         }
-        if (rc != 0 || n == 0 || conc_io_write(&io, buf, n, NULL, CONC_FOREVER) != 0)
+        if (rc != 0 || n == 0)
             break; /* end of file, or an error */
+        server_work();
+        if (conc_io_write(&io, buf, n, NULL, CONC_FOREVER) != 0)
+            break;
         wait = n < sizeof buf;
     }
     conc_io_close(&io);
@@ -375,6 +398,7 @@ static void uv_echo(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    server_work();
     uv_buf_t b = uv_buf_init(buf->base, (unsigned)nread);
     int w = uv_try_write(s, &b, 1);
     if (w == nread)
@@ -474,6 +498,8 @@ int main(int argc, char **argv)
 
     lb_args(argc, argv, "bench_loop_echo");
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("BENCH_ECHO_SERVER_WORK_NS"))
+        server_work_ns = atoll(getenv("BENCH_ECHO_SERVER_WORK_NS"));
     printf("TCP echo on loopback, 1 KiB messages, one in flight per connection, requests/s"
            " (higher is better):\n");
     for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++) {
