@@ -446,8 +446,14 @@ static void regular_file_under_epoll_is_einval(void **state)
     const conc__poller_ops_t *ops = conc__poller_find(CONC_POLLER_EPOLL);
     (void)state;
 
-    if (!ops)
-        skip();
+    if (!ops) {
+        /* No epoll in this build (the kqueue one): another backend is the
+         * default, and it is not epoll. */
+        const conc__poller_ops_t *def = conc__poller_find(CONC_POLLER_DEFAULT);
+        assert_non_null(def);
+        assert_int_not_equal(CONC_POLLER_EPOLL, def->kind);
+        return;
+    }
     conc__poller_t *p = open_poller(ops);
     FILE *f = tmpfile();
     assert_non_null(f);

@@ -20,8 +20,9 @@
  * A kqueue is not inherited by fork() on these systems, and it is marked
  * close-on-exec too, so no child ever holds it.
  *
- * This file is compiled only where meson finds a BSD-like host; it has not
- * been built on Linux.
+ * This file is compiled where meson finds a BSD-like host, and on Linux by
+ * the test suite over a stand-in for kqueue() and kevent()
+ * (tests/kqueue_shim/), which runs test_poller on it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -101,8 +102,9 @@ static int error_of(int err)
 }
 
 /* Add the filters of the directions in add; on failure take back those
- * added so far, so the kernel is left as the caller's old_events says. */
-static int add_filters(conc__poller_t *p, int fd, unsigned add)
+ * added so far that old_events did not have, so the kernel is left as the
+ * caller's old_events says. */
+static int add_filters(conc__poller_t *p, int fd, unsigned add, unsigned old_events)
 {
     static const unsigned dirs[2] = { CONC_READABLE, CONC_WRITABLE };
     unsigned done = 0;
@@ -112,7 +114,7 @@ static int add_filters(conc__poller_t *p, int fd, unsigned add)
             continue;
         if (change(p, fd, dirs[i], EV_ADD) != 0) {
             int rc = error_of(errno);
-            if (done & CONC_READABLE) /* only it can come before */
+            if (done & ~old_events & CONC_READABLE) /* only it can come before */
                 change(p, fd, CONC_READABLE, EV_DELETE);
             return rc;
         }
@@ -125,7 +127,12 @@ static int kq_update(conc__poller_t *p, int fd, unsigned old_events, unsigned ne
 {
     if (fd < 0)
         return CONC_EINVAL;
-    int rc = add_filters(p, fd, new_events & ~old_events);
+    /* A one-shot update re-arms: the descriptor may have been closed and
+     * its number reused since the last one, and closing it removed its
+     * filters, so every wanted filter is added again (adding one that is
+     * there only updates it). */
+    unsigned add = new_events & CONC__POLL_ONESHOT ? new_events : new_events & ~old_events;
+    int rc = add_filters(p, fd, add & (CONC_READABLE | CONC_WRITABLE), old_events);
     if (rc != 0)
         return rc;
     /* A delete fails only when the filter is gone already: closing a
