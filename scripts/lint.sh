@@ -12,9 +12,10 @@ cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
     -I include -I src -D__GNUC__ -D__linux__ -D__x86_64__ \
     src/
 
-# poll_kqueue.c needs <sys/event.h>, which Linux does not have: the BSD and
-# macOS builds compile it; every other file is analysed here.
-files=$(find src -name '*.c' ! -name poll_kqueue.c | sort)
+# poll_kqueue.c needs <sys/event.h>, which Linux does not have: its entry in
+# compile_commands.json comes from the tests that build it over the stand-in
+# in tests/kqueue_shim/.
+files=$(find src -name '*.c' | sort)
 # shellcheck disable=SC2086
 clang-tidy --quiet -p "$dir" --warnings-as-errors='*' $files 2>/dev/null
 echo "lint: cppcheck and clang-tidy found nothing"
