@@ -11,6 +11,11 @@
 #include "core/internal.h"
 #include "loop_internal.h"
 
+/* A read or write takes its deadline at its first wait, not on entry: when
+ * the data (or the room) is there, which is the common case, it reads no
+ * clock. */
+#define NOT_TAKEN INT64_MIN
+
 static bool open_handle(const conc_io_t *io)
 {
     return io && io->fd_ >= 0 && io->loop_;
@@ -44,7 +49,7 @@ CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, in
 {
     if (!open_handle(io) || !got || (!buf && cap))
         return CONC_EINVAL;
-    int64_t deadline = conc__deadline(timeout_ns);
+    int64_t deadline = NOT_TAKEN;
     for (;;) {
         int rc = conc__os_fd_read(io->fd_, buf, cap, got);
         if (rc == CONC_ECLOSED) { /* a reset: for a reader, the end of the stream */
@@ -55,6 +60,8 @@ CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, in
             return rc;
         if (timeout_ns == CONC_NOWAIT)
             return CONC_EAGAIN;
+        if (deadline == NOT_TAKEN)
+            deadline = conc__deadline(timeout_ns);
         rc = conc__fd_wait_owned(io->loop_, io->fd_, CONC_READABLE, deadline);
         if (rc < 0)
             return rc;
@@ -69,7 +76,7 @@ CONC__HOT int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *
 
     if (!open_handle(io) || (!buf && len))
         return CONC_EINVAL;
-    int64_t deadline = conc__deadline(timeout_ns);
+    int64_t deadline = NOT_TAKEN;
     while (off < len) {
         size_t n;
         rc = conc__os_fd_write(io->fd_, (const unsigned char *)buf + off, len - off, &n);
@@ -79,6 +86,8 @@ CONC__HOT int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *
         }
         if (rc != CONC_EAGAIN)
             break;
+        if (deadline == NOT_TAKEN)
+            deadline = conc__deadline(timeout_ns);
         rc = conc__fd_wait_owned(io->loop_, io->fd_, CONC_WRITABLE, deadline);
         if (rc < 0)
             break;
