@@ -207,6 +207,36 @@ BACKEND_TEST(rearming_a_reused_descriptor_number_watches_the_new_descriptor)
     close_pair(b);
 }
 
+/* The same when the next registration of the reused number is a plain,
+ * level-triggered one (a callback after a task's spent wait). */
+BACKEND_TEST(plain_registration_after_a_spent_oneshot_of_a_reused_number_watches_it)
+{
+    conc__poller_t *p = open_poller(ops);
+    unsigned once = CONC_READABLE | CONC__POLL_ONESHOT;
+    int a[2], b[2];
+
+    make_pipe(a);
+    assert_rc(0, ops->update(p, a[0], 0, once));
+    put_byte(a[1]);
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, a[0]));
+    int num = a[0];
+    close_pair(a);
+    make_pipe(b);
+    if (b[0] != num) {
+        assert_int_equal(num, dup2(b[0], num));
+        close(b[0]);
+        b[0] = num;
+    }
+    assert_rc(0, ops->update(p, num, once, CONC_READABLE));
+    assert_int_equal(0, ready_now(ops, p, num));
+    put_byte(b[1]);
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, num));
+    assert_int_equal(CONC_READABLE, ready_now(ops, p, num)); /* level-triggered */
+    assert_rc(0, ops->update(p, num, CONC_READABLE, 0));
+    ops->close(p);
+    close_pair(b);
+}
+
 /* ---- readiness -------------------------------------------------------- */
 
 BACKEND_TEST(pipe_with_data_is_reported_readable)
@@ -738,6 +768,7 @@ int main(void)
         cmocka_unit_test(oneshot_is_reported_once_until_rearmed),
         cmocka_unit_test(spent_oneshot_of_a_hung_up_descriptor_stays_quiet),
         cmocka_unit_test(rearming_a_reused_descriptor_number_watches_the_new_descriptor),
+        cmocka_unit_test(plain_registration_after_a_spent_oneshot_of_a_reused_number_watches_it),
         cmocka_unit_test(pipe_with_data_is_reported_readable),
         cmocka_unit_test(socket_with_room_is_reported_writable),
         cmocka_unit_test(readable_and_writable_are_reported_together),

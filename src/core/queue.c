@@ -313,9 +313,12 @@ static int ring_spin(conc_queue_t *q, const void *item, void *out, int64_t deadl
         limit = deadline - start; /* never spin past the caller's deadline */
     if (limit <= 0)
         return rc; /* no time left: nothing to learn from */
-    for (int step = 1; rc == CONC_EAGAIN && now - start < limit; now = conc_now_ns()) {
+    for (int step = 1; rc == CONC_EAGAIN;) {
         for (int i = 0; i < step; i++)
             conc__os_cpu_relax();
+        now = conc_now_ns(); /* after the pauses: no look past the limit */
+        if (now - start >= limit)
+            break;
         if (step < (item ? 64 : 4))
             step *= 2;
         if (item && now - start < BURST_WAIT_NS && !conc__ring_room_for_burst(q))

@@ -127,11 +127,13 @@ static int kq_update(conc__poller_t *p, int fd, unsigned old_events, unsigned ne
 {
     if (fd < 0)
         return CONC_EINVAL;
-    /* A one-shot update re-arms: the descriptor may have been closed and
-     * its number reused since the last one, and closing it removed its
-     * filters, so every wanted filter is added again (adding one that is
-     * there only updates it). */
-    unsigned add = new_events & CONC__POLL_ONESHOT ? new_events : new_events & ~old_events;
+    /* An update from or to a one-shot registration re-arms: the descriptor
+     * may have been closed and its number reused since the one-shot fired
+     * (the loop keeps a spent one), and closing it removed its filters, so
+     * every wanted filter is added again (adding one that is there only
+     * updates it). */
+    unsigned add =
+        (old_events | new_events) & CONC__POLL_ONESHOT ? new_events : new_events & ~old_events;
     int rc = add_filters(p, fd, add & (CONC_READABLE | CONC_WRITABLE), old_events);
     if (rc != 0)
         return rc;

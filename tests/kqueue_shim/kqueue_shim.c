@@ -13,7 +13,8 @@
  *  - closing a descriptor removes its filters: a change to a number whose
  *    registration the kernel dropped starts from nothing;
  *  - a wait reports each firing filter as its own event, a hang-up or error
- *    as EV_EOF on every filter of the descriptor; a NULL timeout waits
+ *    as EV_EOF on every filter of the descriptor, the peer's shutdown of
+ *    its writing side as EV_EOF on EVFILT_READ only; a NULL timeout waits
  *    forever, and a wait is never shorter than its timeout.
  * What it does not: regular files (epoll refuses them: EINVAL here, where a
  * BSD would watch them), dup()ed descriptors (epoll follows the open file,
@@ -188,12 +189,14 @@ int kevent(int kq, const struct kevent *changelist, int nchanges, struct kevent 
     for (int i = 0; i < n; i++) {
         int fd = ev[i].data.fd;
         unsigned bits = fd < k->cap ? k->filters[fd] : 0;
-        bool eof = ev[i].events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP);
-        unsigned short flags = eof ? EV_EOF : 0;
-        if ((bits & READ_BIT) && (ev[i].events & EPOLLIN || eof) && got < nevents)
-            put_event(&eventlist[got++], fd, EVFILT_READ, flags, 0);
-        if ((bits & WRITE_BIT) && (ev[i].events & EPOLLOUT || eof) && got < nevents)
-            put_event(&eventlist[got++], fd, EVFILT_WRITE, flags, 0);
+        /* The peer's shutdown of its writing side ends only our reading
+         * side (EV_EOF on EVFILT_READ); a hang-up or an error, both. */
+        bool hup = ev[i].events & (EPOLLHUP | EPOLLERR);
+        bool eof_read = hup || (ev[i].events & EPOLLRDHUP);
+        if ((bits & READ_BIT) && (ev[i].events & EPOLLIN || eof_read) && got < nevents)
+            put_event(&eventlist[got++], fd, EVFILT_READ, eof_read ? EV_EOF : 0, 0);
+        if ((bits & WRITE_BIT) && (ev[i].events & EPOLLOUT || hup) && got < nevents)
+            put_event(&eventlist[got++], fd, EVFILT_WRITE, hup ? EV_EOF : 0, 0);
     }
     pthread_mutex_unlock(&shim_lock);
     return got;
