@@ -22,6 +22,11 @@
  * The FIFO queue is a lock-free bounded ring on its fast path (no lock, no
  * system call while neither full nor empty); LIFO and priority queues use a
  * short internal lock. All kinds sleep only in the queue's wait queues.
+ * Before sleeping, a FIFO put or get retries the ring for a few
+ * microseconds (at most 16, learned per queue); a task does so only when
+ * nothing else of its loop is ready and another thread uses the queue, so
+ * its loop's timers and descriptors wait at most that long (docs/queue.md,
+ * "Speed").
  */
 #ifndef CONC_QUEUE_H
 #define CONC_QUEUE_H
