@@ -125,17 +125,19 @@ static int apply(struct shim_kq *k, const struct kevent *c)
     if (reserve(k, fd) != 0)
         return ENOMEM;
     unsigned old = k->filters[fd];
-    if (old) {
-        /* Closing fd dropped the kernel's registration, and kqueue's
-         * filters with it: ask the kernel whether it still has one. */
-        struct epoll_event e = { .events = epoll_events_of(old), .data.fd = fd };
-        if (epoll_ctl(k->epfd, EPOLL_CTL_MOD, fd, &e) != 0 && errno == ENOENT)
-            old = 0;
-    }
-    unsigned bits = c->flags & EV_ADD ? old | bit : old & ~bit;
     if ((c->flags & EV_DELETE) && !(old & bit))
         return ENOENT;
-    int err = bits == old && old != 0 ? 0 : set_bits(k, fd, old, bits);
+    unsigned bits = c->flags & EV_ADD ? old | bit : old & ~bit;
+    int err = set_bits(k, fd, old, bits);
+    if (err == ENOENT && old) {
+        /* Closing fd dropped the kernel's registration, and kqueue's
+         * filters with it: this number starts from nothing. */
+        k->filters[fd] = 0;
+        if (c->flags & EV_DELETE)
+            return ENOENT;
+        bits = bit;
+        err = set_bits(k, fd, 0, bits);
+    }
     if (err == 0)
         k->filters[fd] = (unsigned char)bits;
     return err;
