@@ -190,6 +190,12 @@ static int timeouts_main(void *arg, void **result)
     size_t done = 0;
     CHECK(conc_io_write(&io, big, sizeof big, &done, CONC_MS(20)) == CONC_ETIMEDOUT);
     CHECK(done > 0 && done < sizeof big);
+    /* Still full: a write that may not wait says so at once, having
+     * written nothing. */
+    start = conc_now_ns();
+    CHECK(conc_io_write(&io, big, 1, &done, CONC_NOWAIT) == CONC_ETIMEDOUT);
+    CHECK(done == 0);
+    CHECK(conc_now_ns() - start < CONC_MS(20));
     CHECK(conc_io_release(&io) == sv[0]);
     return 0;
 }

@@ -90,7 +90,8 @@ CONC_API int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int
  * @param done if not NULL, receives the bytes written (all of them on 0; on
  *        an error, what went out before it).
  * @retval 0 everything was written.
- * @retval CONC_ETIMEDOUT the descriptor stayed full until the deadline.
+ * @retval CONC_ETIMEDOUT the descriptor stayed full until the deadline (with
+ *         CONC_NOWAIT: it was full, at once).
  * @retval CONC_ECANCELED the waiting task was cancelled.
  * @retval CONC_ECLOSED the peer is gone (EPIPE, reset).
  * @retval CONC_EIO another write error.
