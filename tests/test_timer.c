@@ -557,6 +557,7 @@ static void timer_once_cancel_reports_a_running_call(void **state)
 /* ---- the service ------------------------------------------------------------ */
 
 struct in_callback {
+    _Atomic int started;
     _Atomic int done;
     int shutdown_rc;
     int start_rc;
@@ -569,6 +570,7 @@ static void try_shutdown_and_start(conc_timer_t *t, void *arg)
     int64_t limit = conc_now_ns() + CONC_SEC(5);
 
     (void)t;
+    atomic_store(&c->started, 1);
     c->shutdown_rc = conc_timer_service_shutdown();
     /* Keep starting another timer until the main thread's shutdown has
      * begun: from then on starts are refused. */
@@ -590,7 +592,14 @@ static void service_shutdown_from_a_callback_is_edeadlk_and_starts_during_it_ecl
     assert_rc(0, conc_timer_init(&t, try_shutdown_and_start, &c));
     assert_rc(0, conc_timer_init(&c.other, noop, NULL));
     assert_rc(0, conc_timer_start(&t, 0, 0));
-    conc_sleep(CONC_MS(2));
+    /* The callback must be running when shutdown begins: a fixed 2 ms
+     * sleep was not always enough on a loaded machine (CI), and a timer
+     * not yet fired is cancelled by the shutdown instead. */
+    for (int64_t limit = conc_now_ns() + CONC_SEC(5);
+         !atomic_load(&c.started) && conc_now_ns() < limit;)
+        conc_sleep(CONC_US(100));
+    assert_int_equal(1, atomic_load(&c.started));
+    conc_sleep(CONC_MS(2));                      /* and usually inside its loop of starts */
     assert_rc(0, conc_timer_service_shutdown()); /* waits for the callback */
     assert_int_equal(1, atomic_load(&c.done));
     assert_rc(CONC_EDEADLK, c.shutdown_rc);
