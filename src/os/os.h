@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "conc/error.h"
 #include "conc/time.h"
@@ -96,6 +97,10 @@ int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
 int conc__os_timeout_ms(int64_t deadline_ns);
 /* Whether fd is an open descriptor of this process. */
 bool conc__os_fd_is_open(int fd);
+/* Whether a read of fd that returns less than was asked proves that
+ * nothing was left to read: a stream socket or a pipe (not a datagram
+ * socket, which gives one message per read, nor a terminal, one line). */
+bool conc__os_fd_is_stream(int fd);
 /* Make fd non-blocking: 0 or CONC_EINVAL. */
 int conc__os_fd_set_nonblock(int fd);
 /* One read() / write() on a non-blocking descriptor, EINTR retried. 0 with
@@ -106,6 +111,13 @@ int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n);
 int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n);
 /* close(): 0, or CONC_EINVAL for a descriptor that was not open. */
 int conc__os_fd_close(int fd);
+/* The bare system calls under conc__os_fd_read/write: read(), send() with
+ * MSG_NOSIGNAL, write(); -1 and errno on failure, as the calls themselves.
+ * Not thread cancellation points where the platform allows
+ * (sysio_linux.c). */
+ssize_t conc__os_sys_read(int fd, void *buf, size_t cap);
+ssize_t conc__os_sys_send(int fd, const void *buf, size_t len);
+ssize_t conc__os_sys_write(int fd, const void *buf, size_t len);
 
 /* ---- wake-up descriptor ---------------------------------------------
  * A descriptor that another thread (or a signal handler) makes readable to

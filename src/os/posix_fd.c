@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conc/io.h"
@@ -88,10 +89,24 @@ static int io_error(int err)
     return err == EBADF ? CONC_EINVAL : CONC_EIO;
 }
 
+bool conc__os_fd_is_stream(int fd)
+{
+    struct stat st;
+    int type = 0;
+    socklen_t len = sizeof type;
+
+    if (fstat(fd, &st) != 0)
+        return false;
+    if (S_ISFIFO(st.st_mode))
+        return true;
+    return S_ISSOCK(st.st_mode) && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+           type == SOCK_STREAM;
+}
+
 int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n)
 {
     for (;;) {
-        ssize_t r = read(fd, buf, cap);
+        ssize_t r = conc__os_sys_read(fd, buf, cap);
         if (r >= 0) {
             *n = (size_t)r;
             return 0;
@@ -106,9 +121,9 @@ int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n)
 int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n)
 {
     for (;;) {
-        ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
+        ssize_t r = conc__os_sys_send(fd, buf, len);
         if (r < 0 && errno == ENOTSOCK)
-            r = write(fd, buf, len);
+            r = conc__os_sys_write(fd, buf, len);
         if (r >= 0) {
             *n = (size_t)r;
             return 0;
