@@ -3,9 +3,14 @@
  * backends: arguments and errors, reads and writes with exact bytes, end of
  * file, timeouts (never early), cancellation, many waits on one kept
  * registration, release and close, a closed number reused by a plain wait
- * and by a new handle, a peer that is gone, and use from another thread.
+ * and by a new handle, a peer that is gone, and use from another thread;
+ * readiness kept between waits (level-triggered to the caller, a short
+ * stream read empties, a datagram's does not), data arriving while nobody
+ * waits, a writer waiting for room many times, and a reader callback taking
+ * over an owned descriptor.
  */
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -383,6 +388,273 @@ static void io_from_another_thread_cannot_release_and_waits_by_itself(void **sta
     close(sv[1]);
 }
 
+/* ---- readiness kept between waits --------------------------------------------- */
+
+/* On epoll the loop registers an owned descriptor edge-triggered and
+ * remembers what was reported (loop_fd.c); these hold on every backend. */
+
+struct late_write {
+    int fd;
+    const char *data;
+    size_t len;
+};
+
+static int write_later(void *arg, void **result)
+{
+    struct late_write *w = arg;
+
+    (void)result;
+    CHECK(conc_task_sleep(CONC_MS(5)) == 0);
+    CHECK(write(w->fd, w->data, w->len) == (ssize_t)w->len);
+    return 0;
+}
+
+static int level_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char buf[1000];
+    size_t n;
+    conc_task_t *t;
+
+    (void)result;
+    memset(buf, 'a', sizeof buf);
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(write(sv[1], buf, 100) == 100);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    /* Nothing read: still readable, however often it is asked. */
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, 10, &n, CONC_NOWAIT) == 0 && n == 10);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    /* A short read of a stream took everything: a wait now waits. */
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 90);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    /* What comes after it wakes the wait. */
+    struct late_write w = { sv[1], "1234567", 7 };
+    CHECK(conc_task_spawn(conc_loop_current(), NULL, write_later, &w, &t) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 7);
+    CHECK(memcmp(buf, "1234567", 7) == 0);
+    CHECK(conc_task_join(t, NULL, CONC_FOREVER) == 0);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_wait_is_level_triggered_and_a_short_stream_read_empties_it(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], level_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* A datagram socket gives one message per read: a short read of the first
+ * says nothing about the second, which a wait must still see. */
+static int datagram_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char buf[100];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(10)) == CONC_ETIMEDOUT); /* registered */
+    CHECK(send(sv[1], "first", 5, 0) == 5);
+    CHECK(send(sv[1], "second", 6, 0) == 6);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 5);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(2)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 6);
+    CHECK(memcmp(buf, "second", 6) == 0);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == CONC_EAGAIN);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_short_datagram_read_leaves_the_next_message_ready(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        assert_int_equal(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+        assert_rc(0, run_on(kinds[k], datagram_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* Data that arrives while the task does something else (the loop sees it
+ * with nobody waiting) is there for its next wait and read; a cancel
+ * requested meanwhile still wins over that wait. */
+static int unwatched_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char buf[100];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(10)) == CONC_ETIMEDOUT);
+    CHECK(write(sv[1], "hello", 5) == 5);
+    CHECK(conc_task_sleep(CONC_MS(10)) == 0); /* the loop polls meanwhile */
+    CHECK(conc_task_cancel(conc_task_current()) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_ECANCELED);
+    int64_t start = conc_now_ns();
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_now_ns() - start < CONC_SEC(5));
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 5);
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], unwatched_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* Far more than a socket buffer holds: the writer fills it, waits for room
+ * many times, and every byte arrives in order. */
+enum { BIG = 4 << 20 };
+
+static unsigned char big_byte(size_t i)
+{
+    return (unsigned char)(i * 131 + (i >> 12));
+}
+
+static int big_writer(void *arg, void **result)
+{
+    int fd = *(int *)arg;
+    conc_io_t io;
+    enum { CHUNK = 65536 };
+    unsigned char *chunk = malloc(CHUNK); /* too big for a task's stack */
+    int rc = 0;
+
+    (void)result;
+    CHECK(chunk && conc_io_open(&io, fd) == 0);
+    for (size_t off = 0; off < BIG && rc == 0; off += CHUNK) {
+        for (size_t i = 0; i < CHUNK; i++)
+            chunk[i] = big_byte(off + i);
+        size_t done = 0;
+        rc = conc_io_write(&io, chunk, CHUNK, &done, CONC_SEC(30));
+        if (rc == 0 && done != CHUNK)
+            rc = -1;
+    }
+    free(chunk);
+    CHECK(rc == 0);
+    CHECK(shutdown(fd, SHUT_WR) == 0);
+    CHECK(conc_io_release(&io) == fd);
+    return 0;
+}
+
+static int big_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    conc_task_t *t;
+    unsigned char buf[7000]; /* not a divisor of the writer's chunks */
+    size_t got = 0, n;
+
+    (void)result;
+    CHECK(conc_task_spawn(conc_loop_current(), NULL, big_writer, &sv[1], &t) == 0);
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    for (;;) {
+        CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_SEC(30)) == 0);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++)
+            CHECK(buf[i] == big_byte(got + i));
+        got += n;
+        if (got % (256 << 10) < n)
+            CHECK(conc_task_yield() == 0); /* let the writer fill it up again */
+    }
+    CHECK(got == BIG);
+    CHECK(conc_task_join(t, NULL, CONC_FOREVER) == 0);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_writer_waits_for_room_many_times_and_loses_nothing(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], big_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* A reader callback on an owned descriptor takes over its registration
+ * (level-triggered, as callbacks want); removed, the handle's waits work as
+ * before. */
+static void count_and_drain(conc_loop_t *loop, int fd, unsigned events, void *arg)
+{
+    char c;
+
+    (void)loop;
+    (void)events;
+    if (read(fd, &c, 1) == 1)
+        (*(int *)arg)++;
+}
+
+static int callback_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    conc_task_t *t;
+    char buf[10];
+    size_t n;
+    int seen = 0;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(10)) == CONC_ETIMEDOUT);
+    CHECK(conc_loop_add_reader(conc_loop_current(), sv[0], count_and_drain, &seen) == 0);
+    CHECK(write(sv[1], "ab", 2) == 2);
+    for (int i = 0; i < 5000 && seen < 2; i++)
+        CHECK(conc_task_sleep(CONC_MS(1)) == 0);
+    CHECK(seen == 2); /* level-triggered: called again while a byte was left */
+    CHECK(conc_loop_remove_reader(conc_loop_current(), sv[0]) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(10)) == CONC_ETIMEDOUT);
+    struct late_write w = { sv[1], "cd", 2 };
+    CHECK(conc_task_spawn(conc_loop_current(), NULL, write_later, &w, &t) == 0);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_SEC(10)) == 0 && n == 2);
+    CHECK(memcmp(buf, "cd", 2) == 0);
+    CHECK(conc_task_join(t, NULL, CONC_FOREVER) == 0);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_reader_callback_on_an_owned_descriptor_and_back(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], callback_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +665,11 @@ int main(void)
         cmocka_unit_test(io_closed_number_reused_is_watched_correctly),
         cmocka_unit_test(io_write_to_a_gone_peer_is_eclosed_without_sigpipe),
         cmocka_unit_test(io_from_another_thread_cannot_release_and_waits_by_itself),
+        cmocka_unit_test(io_wait_is_level_triggered_and_a_short_stream_read_empties_it),
+        cmocka_unit_test(io_short_datagram_read_leaves_the_next_message_ready),
+        cmocka_unit_test(io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait),
+        cmocka_unit_test(io_writer_waits_for_room_many_times_and_loses_nothing),
+        cmocka_unit_test(io_reader_callback_on_an_owned_descriptor_and_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
