@@ -18,13 +18,24 @@
  *    socket did not take.
  * Both read into 16 KiB buffers and set TCP_NODELAY on every connection.
  *
- * The client is the same for both: a plain C thread with its own epoll loop
- * (no libconc, no libuv) that keeps one 1 KiB request in flight on each
- * connection, checks that every byte of every answer is what it sent, and
- * counts the answers during the measured window, after a warm-up (a tenth
- * of the window, and until every connection has had one answer).
- * Then it stops sending, waits for the answers still in flight, closes its
- * sockets and asks the server to stop. Requests per second.
+ * The client is the same for both: a plain C thread (no libconc, no libuv)
+ * that keeps one 1 KiB request in flight on each connection, checks that
+ * every byte of every answer is what it sent, and counts the answers during
+ * the measured window, after a warm-up (a tenth of the window, and until
+ * every connection has had one answer). Then it stops sending, waits for
+ * the answers still in flight, closes its sockets and asks the server to
+ * stop. Requests per second.
+ *
+ * The client drives its sockets through io_uring (liburing) when it was
+ * built with it and the kernel allows it: one system call for a whole batch
+ * of sends and receives. Otherwise, or with BENCH_ECHO_EPOLL_CLIENT set, it
+ * uses epoll, with a read and a write per request like the servers. Why:
+ * the kernel's work per request is the same on both ends of the loopback,
+ * so an epoll client costs as much as the server it measures. On two cores
+ * both threads then ran at 100%, and the figure was the client's limit as
+ * much as the server's: any server at least as fast as the client scored
+ * the same (docs/benchmarks.md). With the io_uring client the server is the
+ * busier side, so the figure compares the servers.
  *
  * Usage: bench_loop_echo [scale [case]]; each run lasts 2 s times scale
  * (case "10conns" or "100conns" picks one configuration). Requests/s per run; one
@@ -41,6 +52,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
@@ -80,6 +92,7 @@ static void server_work(void)
 struct client_conn {
     int fd;
     size_t got;     /* bytes of the current answer */
+    size_t sent;    /* bytes of the current request (io_uring client) */
     uint32_t seq;   /* requests sent on this connection */
     bool in_flight; /* a request awaits its answer */
     unsigned char out[MSG], in[MSG];
@@ -149,7 +162,7 @@ static bool read_answer(struct client_conn *c)
     return true;
 }
 
-static int connect_one(int port)
+static int connect_one(int port, bool nonblock)
 {
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -158,7 +171,8 @@ static int connect_one(int port)
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
         lb_die("client: connect failed (errno %d)", errno);
     set_nodelay(fd);
-    lb_nonblock(fd);
+    if (nonblock)
+        lb_nonblock(fd);
     return fd;
 }
 
@@ -196,6 +210,146 @@ static void client_run(struct client *cl, struct client_conn *conns, int ep, int
     }
 }
 
+#ifdef HAVE_LIBURING
+/* ---- the io_uring client: the same requests, batched system calls --------- */
+
+#    include <liburing.h>
+
+enum { OP_RECV = 0, OP_SEND = 1 };
+
+static struct io_uring_sqe *uring_sqe(struct io_uring *r)
+{
+    struct io_uring_sqe *s = io_uring_get_sqe(r);
+
+    if (!s) { /* the submission queue is full: hand it to the kernel */
+        io_uring_submit(r);
+        s = io_uring_get_sqe(r);
+    }
+    if (!s)
+        lb_die("client: io_uring submission queue full");
+    return s;
+}
+
+/* Queue a receive of the rest of c's answer, or a send of the rest of its
+ * request; *pending counts what the kernel has not completed. */
+static void uring_post(struct io_uring *r, struct client_conn *c, int id, int op, long *pending)
+{
+    struct io_uring_sqe *s = uring_sqe(r);
+
+    if (op == OP_RECV)
+        io_uring_prep_recv(s, c->fd, c->in + c->got, MSG - c->got, 0);
+    else
+        io_uring_prep_send(s, c->fd, c->out + c->sent, MSG - c->sent, 0);
+    io_uring_sqe_set_data64(s, (uint64_t)id << 1 | (uint64_t)op);
+    (*pending)++;
+}
+
+static void uring_send_request(struct client *cl, struct io_uring *r, struct client_conn *c, int id,
+                               long *pending)
+{
+    c->seq++;
+    fill_request(c, id);
+    c->sent = 0;
+    c->got = 0;
+    c->in_flight = true;
+    uring_post(r, c, id, OP_SEND, pending);
+    uring_post(r, c, id, OP_RECV, pending);
+    cl->total_sent++;
+}
+
+/* One completion; true when it completed an answer (checked). */
+static bool uring_complete(struct io_uring *r, struct client_conn *c, int id,
+                           const struct io_uring_cqe *cqe, long *pending)
+{
+    (*pending)--;
+    if (cqe->res <= 0)
+        lb_die("client: io_uring %s failed (%d)", cqe->user_data & 1 ? "send" : "recv", cqe->res);
+    if (cqe->user_data & 1) {
+        c->sent += (size_t)cqe->res;
+        if (c->sent < MSG)
+            uring_post(r, c, id, OP_SEND, pending);
+        return false;
+    }
+    c->got += (size_t)cqe->res;
+    if (c->got < MSG) {
+        uring_post(r, c, id, OP_RECV, pending);
+        return false;
+    }
+    if (memcmp(c->in, c->out, MSG) != 0)
+        lb_die("client: an answer differs from its request");
+    c->in_flight = false;
+    return true;
+}
+
+/* client_run() on io_uring: submit what is queued and reap a batch of
+ * completions with one system call. */
+static void uring_run(struct client *cl, struct client_conn *conns, struct io_uring *r,
+                      int64_t until, bool more, bool counting, long *outstanding, long *pending)
+{
+    for (;;) {
+        int64_t now = conc_now_ns();
+        bool warm = counting || !more || cl->warm == cl->nconns;
+        if ((now >= until && warm) || (!more && *outstanding == 0 && *pending == 0))
+            return;
+        int64_t wait = now < until ? until - now + CONC_MS(1) : CONC_MS(10);
+        struct __kernel_timespec ts = { .tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000 };
+        struct io_uring_cqe *cqe;
+        int rc = io_uring_submit_and_wait_timeout(r, &cqe, 1, &ts, NULL);
+        if (rc < 0 && rc != -ETIME && rc != -EINTR)
+            lb_die("client: io_uring_submit_and_wait_timeout failed (%d)", rc);
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(r, head, cqe)
+        {
+            int id = (int)(cqe->user_data >> 1);
+            struct client_conn *c = &conns[id];
+            seen++;
+            if (!uring_complete(r, c, id, cqe, pending))
+                continue;
+            cl->total_answered++;
+            if (c->seq == 1)
+                cl->warm++;
+            if (counting)
+                cl->answers++;
+            if (more)
+                uring_send_request(cl, r, c, id, pending);
+            else
+                (*outstanding)--;
+        }
+        io_uring_cq_advance(r, seen);
+    }
+}
+
+/* The whole client on io_uring; false (nothing done) when the kernel
+ * refuses a ring. */
+static bool client_main_uring(struct client *cl, struct client_conn *conns)
+{
+    struct io_uring r;
+    long outstanding = cl->nconns, pending = 0;
+    unsigned entries = 64;
+
+    while (entries < (unsigned)cl->nconns * 2)
+        entries *= 2;
+    /* Completions are processed only when this thread asks for them. */
+    if (io_uring_queue_init(entries, &r, IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN) <
+            0 &&
+        io_uring_queue_init(entries, &r, 0) < 0)
+        return false;
+    for (int i = 0; i < cl->nconns; i++)
+        conns[i].fd = connect_one(cl->port, false);
+    for (int i = 0; i < cl->nconns; i++)
+        uring_send_request(cl, &r, &conns[i], i, &pending);
+    uring_run(cl, conns, &r, conc_now_ns() + cl->warmup_ns, true, false, &outstanding, &pending);
+    int64_t start = conc_now_ns();
+    uring_run(cl, conns, &r, start + cl->window_ns, true, true, &outstanding, &pending);
+    cl->window_real_ns = conc_now_ns() - start;
+    uring_run(cl, conns, &r, conc_now_ns() + CONC_SEC(5), false, false, &outstanding, &pending);
+    if (outstanding != 0 || pending != 0 || cl->total_answered != cl->total_sent)
+        lb_die("client: %ld requests sent, %ld answered", cl->total_sent, cl->total_answered);
+    io_uring_queue_exit(&r);
+    return true;
+}
+#endif
+
 static void *client_main(void *arg)
 {
     struct client *cl = arg;
@@ -203,11 +357,16 @@ static void *client_main(void *arg)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     long outstanding = cl->nconns;
 
+    pthread_setname_np(pthread_self(), "echo-client"); /* for profilers */
     if (!conns || ep < 0)
         lb_die("client: set-up failed");
+#ifdef HAVE_LIBURING
+    if (!getenv("BENCH_ECHO_EPOLL_CLIENT") && client_main_uring(cl, conns))
+        goto done;
+#endif
     for (int i = 0; i < cl->nconns; i++) {
         struct epoll_event e = { .events = EPOLLIN, .data.u32 = (uint32_t)i };
-        conns[i].fd = connect_one(cl->port);
+        conns[i].fd = connect_one(cl->port, true);
         lb_check(epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &e), "epoll_ctl");
     }
     for (int i = 0; i < cl->nconns; i++)
@@ -220,6 +379,7 @@ static void *client_main(void *arg)
     client_run(cl, conns, ep, conc_now_ns() + CONC_SEC(5), false, false, &outstanding);
     if (outstanding != 0 || cl->total_answered != cl->total_sent)
         lb_die("client: %ld requests sent, %ld answered", cl->total_sent, cl->total_answered);
+done:
     for (int i = 0; i < cl->nconns; i++)
         close(conns[i].fd);
     close(ep);
@@ -507,8 +667,12 @@ int main(int argc, char **argv)
         snprintf(name, sizeof name, "loop_echo_tcp_1KiB_%dconns", conns[i]);
         if (!lb_enabled(name))
             continue;
-        double conc = best_run(run_tasks_server, conns[i], reps);
-        double uv = best_run(run_uv_server, conns[i], reps);
+        /* BENCH_ECHO_ONLY=libconc or libuv runs one server (the other's
+         * figure is then a placeholder 1): for profiling one at a time. */
+        const char *only = getenv("BENCH_ECHO_ONLY");
+        double conc =
+            only && strcmp(only, "libconc") ? 1 : best_run(run_tasks_server, conns[i], reps);
+        double uv = only && strcmp(only, "libuv") ? 1 : best_run(run_uv_server, conns[i], reps);
         bench_report(name, conc, "libuv", uv, "req/s", 1);
     }
     return 0;

@@ -6,12 +6,13 @@ set -eu
 
 # Build and test: compiler, Meson/Ninja, CMocka, pkg-config. Checks: cppcheck,
 # clang-tidy, Doxygen (the API reference must build without warnings).
-# Benchmark peers: GLib, libuv, moodycamel's queue and Boost.Context (C++).
+# Benchmark peers: GLib, libuv, moodycamel's queue and Boost.Context (C++);
+# liburing for the TCP echo benchmark's client.
 # Example tests' peers: socat (echo_server's client), python3 (http.server
 # for http_get).
 packages="gcc g++ libc6-dev meson ninja-build pkg-config libcmocka-dev \
 cppcheck clang-tidy valgrind doxygen \
-libglib2.0-dev libuv1-dev libconcurrentqueue-dev libboost-context-dev \
+libglib2.0-dev libuv1-dev libconcurrentqueue-dev libboost-context-dev liburing-dev \
 socat python3"
 
 missing=""
