@@ -279,39 +279,6 @@ BACKEND_TEST(readiness_is_level_triggered)
     close_pair(fds);
 }
 
-/* CONC__POLL_EDGE (epoll only): a descriptor that stays readable is
- * reported once, again only when more data comes; an update reports what
- * is ready at once. */
-BACKEND_TEST(edge_registration_reports_each_change_once)
-{
-    if (!ops->edge) {
-        assert_int_not_equal(CONC_POLLER_EPOLL, ops->kind); /* epoll must have it */
-        return;
-    }
-    conc__poller_t *p = open_poller(ops);
-    int sv[2];
-    const unsigned edge_read = CONC_READABLE | CONC__POLL_EDGE;
-    const unsigned edge_both = edge_read | CONC_WRITABLE;
-
-    make_socketpair(sv);
-    put_byte(sv[1]); /* there before the registration */
-    assert_rc(0, ops->update(p, sv[0], 0, edge_read));
-    assert_int_equal(CONC_READABLE, ready_now(ops, p, sv[0]));
-    assert_int_equal(0, ready_now(ops, p, sv[0])); /* still readable: not again */
-    put_byte(sv[1]);
-    assert_int_equal(CONC_READABLE, ready_now(ops, p, sv[0]));
-    assert_int_equal(0, ready_now(ops, p, sv[0]));
-    /* Adding a direction reports what is ready at once, then nothing. */
-    assert_rc(0, ops->update(p, sv[0], edge_read, edge_both));
-    assert_int_equal(CONC_READABLE | CONC_WRITABLE, ready_now(ops, p, sv[0]));
-    assert_int_equal(0, ready_now(ops, p, sv[0]));
-    assert_rc(0, ops->update(p, sv[0], edge_both, 0));
-    put_byte(sv[1]);
-    assert_int_equal(0, ready_now(ops, p, sv[0]));
-    ops->close(p);
-    close_pair(sv);
-}
-
 BACKEND_TEST(modify_from_read_to_write_changes_what_is_reported)
 {
     conc__poller_t *p = open_poller(ops);
@@ -790,7 +757,6 @@ int main(void)
         cmocka_unit_test(socket_with_room_is_reported_writable),
         cmocka_unit_test(readable_and_writable_are_reported_together),
         cmocka_unit_test(readiness_is_level_triggered),
-        cmocka_unit_test(edge_registration_reports_each_change_once),
         cmocka_unit_test(modify_from_read_to_write_changes_what_is_reported),
         cmocka_unit_test(deleted_descriptor_is_no_longer_reported),
         cmocka_unit_test(peer_close_reports_every_watched_event),

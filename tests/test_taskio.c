@@ -4,12 +4,14 @@
  * file, timeouts (never early), cancellation, many waits on one kept
  * registration, release and close, a closed number reused by a plain wait
  * and by a new handle, a peer that is gone, and use from another thread;
- * readiness kept between waits (level-triggered to the caller, a short
- * stream read empties, a datagram's does not), data arriving while nobody
- * waits, a writer waiting for room many times, and a reader callback taking
- * over an owned descriptor.
+ * level-triggered readiness (waits after a short read, a datagram's, a
+ * packet pipe's, TCP urgent data, the caller's own read), data arriving
+ * while nobody waits, a writer waiting for room many times, and a reader
+ * callback taking over an owned descriptor.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -388,10 +390,13 @@ static void io_from_another_thread_cannot_release_and_waits_by_itself(void **sta
     close(sv[1]);
 }
 
-/* ---- readiness kept between waits --------------------------------------------- */
+/* ---- readiness is level-triggered -------------------------------------------- */
 
-/* On epoll the loop registers an owned descriptor edge-triggered and
- * remembers what was reported (loop_fd.c); these hold on every backend. */
+/* What a wait on an owned descriptor promises, on every backend: it returns
+ * while something is left to read, whoever read last and however, and waits
+ * when nothing is. An edge-triggered registration with remembered readiness
+ * broke several of these (docs/loop.md, "Why owned descriptors stay
+ * level-triggered"). */
 
 struct late_write {
     int fd;
@@ -427,7 +432,7 @@ static int level_main(void *arg, void **result)
     CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
     CHECK(conc_io_read(&io, buf, 10, &n, CONC_NOWAIT) == 0 && n == 10);
     CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
-    /* A short read of a stream took everything: a wait now waits. */
+    /* A short read took everything: a wait now waits. */
     CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 90);
     CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
     /* What comes after it wakes the wait. */
@@ -441,7 +446,7 @@ static int level_main(void *arg, void **result)
     return 0;
 }
 
-static void io_wait_is_level_triggered_and_a_short_stream_read_empties_it(void **state)
+static void io_wait_is_level_triggered(void **state)
 {
     (void)state;
     for (size_t k = 0; k < 2; k++) {
@@ -655,6 +660,120 @@ static void io_reader_callback_on_an_owned_descriptor_and_back(void **state)
     }
 }
 
+/* conc_io_wait(), then the caller's own read() (or accept(), or a TLS
+ * library's read): the next wait waits. */
+static int direct_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char c;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(write(sv[1], "x", 1) == 1);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(read(sv[0], &c, 1) == 1); /* drained, not through conc_io_read */
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_MS(20)) == CONC_ETIMEDOUT);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_wait_after_a_direct_read_waits(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        pair(sv);
+        assert_rc(0, run_on(kinds[k], direct_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
+/* A packet-mode pipe (O_DIRECT) gives one packet per read: a short read
+ * leaves the next one there. */
+static int packet_main(void *arg, void **result)
+{
+    int *p = arg;
+    conc_io_t io;
+    char buf[100];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, p[0]) == 0);
+    CHECK(write(p[1], "first", 5) == 5);
+    CHECK(write(p[1], "second", 6) == 6);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 5);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(1)) == CONC_READABLE); /* "second" is there */
+    CHECK(conc_io_release(&io) == p[0]);
+    return 0;
+}
+
+static void io_packet_pipe_short_read_leaves_the_next_packet_ready(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int p[2];
+        assert_int_equal(0, pipe2(p, O_DIRECT));
+        assert_rc(0, run_on(kinds[k], packet_main, p));
+        close(p[0]);
+        close(p[1]);
+    }
+}
+
+/* TCP urgent data: a read stops at the mark, with data left behind it. */
+static int urgent_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    char buf[100];
+    size_t n;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(send(sv[1], "abc", 3, 0) == 3);
+    CHECK(send(sv[1], "X", 1, MSG_OOB) == 1);
+    CHECK(send(sv[1], "def", 3, 0) == 3);
+    CHECK(conc_task_sleep(CONC_MS(20)) == 0);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(10)) == CONC_READABLE);
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 3);
+    CHECK(conc_io_wait(&io, CONC_READABLE, CONC_SEC(1)) == CONC_READABLE); /* "def" */
+    CHECK(conc_io_read(&io, buf, sizeof buf, &n, CONC_NOWAIT) == 0 && n == 3);
+    CHECK(memcmp(buf, "def", 3) == 0);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void tcp_pair(int sv[2])
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    socklen_t len = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(0, bind(l, (struct sockaddr *)&a, sizeof a));
+    assert_int_equal(0, listen(l, 1));
+    assert_int_equal(0, getsockname(l, (struct sockaddr *)&a, &len));
+    sv[1] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(0, connect(sv[1], (struct sockaddr *)&a, sizeof a));
+    sv[0] = accept(l, NULL, NULL);
+    assert_true(sv[0] >= 0);
+    close(l);
+}
+
+static void io_tcp_urgent_short_read_leaves_data_ready(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        tcp_pair(sv);
+        assert_rc(0, run_on(kinds[k], urgent_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -665,11 +784,14 @@ int main(void)
         cmocka_unit_test(io_closed_number_reused_is_watched_correctly),
         cmocka_unit_test(io_write_to_a_gone_peer_is_eclosed_without_sigpipe),
         cmocka_unit_test(io_from_another_thread_cannot_release_and_waits_by_itself),
-        cmocka_unit_test(io_wait_is_level_triggered_and_a_short_stream_read_empties_it),
+        cmocka_unit_test(io_wait_is_level_triggered),
         cmocka_unit_test(io_short_datagram_read_leaves_the_next_message_ready),
         cmocka_unit_test(io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait),
         cmocka_unit_test(io_writer_waits_for_room_many_times_and_loses_nothing),
         cmocka_unit_test(io_reader_callback_on_an_owned_descriptor_and_back),
+        cmocka_unit_test(io_wait_after_a_direct_read_waits),
+        cmocka_unit_test(io_packet_pipe_short_read_leaves_the_next_packet_ready),
+        cmocka_unit_test(io_tcp_urgent_short_read_leaves_data_ready),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

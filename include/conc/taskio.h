@@ -57,14 +57,6 @@ CONC_API int conc_io_open(conc_io_t *io, int fd);
  * @brief Wait until the descriptor is readable and/or writable, as
  *        conc_wait_fd(); in a task of the owning loop, without re-arming
  *        the registration.
- *
- * Level-triggered to the caller: it returns at once while data is left
- * unread (or room is left), however often it is asked. In a task of the
- * owning loop, "left" is what the loop knows: the poller reported it and no
- * conc_io_read() or conc_io_write() of this handle has found it gone since
- * (one that failed with CONC_EAGAIN, or a read of a stream socket or a pipe
- * that returned less than it asked). So a wait can return for data that
- * another thread read through the handle first; read non-blocking after it.
  * @return the ready events (> 0), or the codes of conc_wait_fd(), or
  *         CONC_EINVAL for a closed handle.
  */

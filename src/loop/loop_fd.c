@@ -5,19 +5,6 @@
  * The loop keeps, per descriptor, who watches it for reading and for writing
  * (a callback or a task, never both: a second watcher of the same direction
  * is CONC_EBUSY) and tells the poller only what changed.
- *
- * Edge mode: a descriptor owned by a conc_io_t, with no callback, on a
- * backend that can (epoll), is registered edge-triggered once for every
- * direction it has been waited on, and stays so. The slot's `ready` bits
- * remember what the poller reported; a read or write that finds nothing
- * clears its bit (conc__fd_found_not_ready(), conc__fd_read_short()), and
- * a wait while the bit is set returns at once. Why: a level-triggered
- * registration makes the kernel poll the descriptor again at the next wait
- * after every report, only to find it drained, and an event that arrives
- * while no task waits had to be unregistered (then registered again by the
- * next wait). A wait can now return for data another reader took first,
- * which conc_wait_fd() allows too (conc/io.h): the read then finds nothing
- * and waits again. Callbacks keep level-triggered registrations.
  */
 #include <limits.h>
 #include <stdlib.h>
@@ -112,34 +99,6 @@ static void set_counted(conc__loop_t *l, conc__fdwatch_t *w, bool watched)
     w->counted = watched;
 }
 
-/* fd is in edge mode, or would enter it at its next registration. */
-static bool edge_capable(const conc__loop_t *l, const conc__fdwatch_t *w)
-{
-    return l->poller_ops->edge && w->owned && !w->read_fn && !w->write_fn;
-}
-
-/* Register fd in edge mode for what is wanted now and what was before. */
-static int sync_edge(conc__loop_t *l, conc__fdwatch_t *w, int fd, unsigned want)
-{
-    bool was_edge = (w->events & CONC__POLL_EDGE) != 0;
-    unsigned dirs = want | (was_edge ? w->events & (CONC_READABLE | CONC_WRITABLE) : 0u);
-
-    if (dirs && (!was_edge || (w->events & dirs) != dirs)) {
-        unsigned target = dirs | CONC__POLL_EDGE;
-        int rc = l->poller_ops->update(l->poller, fd, w->events, target);
-        if (rc != 0)
-            return rc;
-        /* Nothing known yet: the kernel reports at once what is ready
-         * when a registration is added or changed. */
-        if (!was_edge)
-            w->ready = 0;
-        w->events = target;
-        w->armed = true;
-    }
-    set_counted(l, w, want != 0);
-    return 0;
-}
-
 /* Tell the poller what fd's watchers want now. A one-shot registration
  * that has fired watches nothing any more: it is left in place, so that
  * the task's next wait on fd re-arms it with one call. */
@@ -147,8 +106,6 @@ static __attribute__((noinline)) int sync_events(conc__loop_t *l, int fd)
 {
     conc__fdwatch_t *w = &l->fds[fd];
     unsigned want = wanted_events(w);
-    if (edge_capable(l, w))
-        return sync_edge(l, w, fd, want);
     unsigned target = want && one_task_alone(w) && !w->owned ? want | CONC__POLL_ONESHOT : want;
 
     if (!target && w->owned) {
@@ -195,7 +152,6 @@ int conc__fd_own(conc__loop_t *l, int fd)
      * goes: the owner starts from a fresh registration. */
     drop_registration(l, fd);
     w->owned = true;
-    w->stream = conc__os_fd_is_stream(fd);
     return 0;
 }
 
@@ -204,7 +160,6 @@ void conc__fd_disown(conc__loop_t *l, int fd)
     if (fd < 0 || fd >= l->nfds_cap || !l->fds[fd].owned)
         return;
     l->fds[fd].owned = false;
-    l->fds[fd].stream = false;
     drop_registration(l, fd);
     if (wanted_events(&l->fds[fd]))
         sync_events(l, fd); /* callbacks stay, registered the usual way */
@@ -328,15 +283,6 @@ static void dispatch_one(conc__loop_t *l, int fd, unsigned events, unsigned dir)
 static void dispatch(conc__loop_t *l, int fd, unsigned ev)
 {
     conc__fdwatch_t *w = &l->fds[fd];
-
-    if (w->events & CONC__POLL_EDGE) { /* stays registered: only note and wake */
-        w->ready |= (uint8_t)ev;
-        if ((ev & CONC_READABLE) && w->read_task)
-            conc__task_fd_ready(w->read_task, CONC_READABLE);
-        if ((ev & CONC_WRITABLE) && w->write_task)
-            conc__task_fd_ready(w->write_task, CONC_WRITABLE);
-        return;
-    }
     conc_task_t *t = ev == CONC_READABLE   ? w->read_task
                      : ev == CONC_WRITABLE ? w->write_task
                                            : NULL;
@@ -400,11 +346,7 @@ static inline __attribute__((always_inline)) int watch_start(conc__loop_t *l, in
 {
     conc__fdwatch_t *w = &l->fds[fd];
 
-    unsigned want = wanted_events(w);
-
-    /* In edge mode, registered for more than is wanted now is right too. */
-    if (w->owned && w->armed &&
-        ((w->events & CONC__POLL_EDGE) ? (w->events & want) == want : w->events == want)) {
+    if (w->owned && w->armed && w->events == wanted_events(w)) {
         set_counted(l, w, true);
         return 0;
     }
@@ -422,20 +364,6 @@ static inline __attribute__((always_inline)) void watch_stop(conc__loop_t *l, in
         return;
     }
     sync_events(l, fd);
-}
-
-/* Park t until the loop reports one of events on the descriptor it waits
- * on: the ready events, or the code of the block. */
-static inline __attribute__((always_inline)) int
-block_until_ready(conc_task_t *t, unsigned events, int64_t deadline, bool cancellable)
-{
-    for (;;) {
-        int rc = conc__task_block_here(t, deadline, cancellable, true);
-        if (rc != 0)
-            return rc;
-        if (t->fd_ready & events)
-            return (int)(t->fd_ready & events);
-    }
 }
 
 /* Wait in task t (running, on its own coroutine) for events on fd, whose
@@ -460,15 +388,15 @@ static inline __attribute__((always_inline)) int wait_slot(conc_task_t *t, conc_
     t->wait_what = events == CONC_READABLE   ? "fd readable"
                    : events == CONC_WRITABLE ? "fd writable"
                                              : "fd readable or writable";
-    /* Edge mode: reported ready and not found drained since, so there is
-     * nothing to wait for (unless a cancel is due: it wins, as it would
-     * over a wait). */
-    w = &l->fds[fd];
-    if ((w->events & CONC__POLL_EDGE) && (w->ready & events) &&
-        !(cancellable && t->cancel_requests))
-        rc = (int)(w->ready & events);
-    else
-        rc = block_until_ready(t, events, deadline, cancellable);
+    for (;;) {
+        rc = conc__task_block_here(t, deadline, cancellable, true);
+        if (rc != 0)
+            break;
+        if (t->fd_ready & events) {
+            rc = (int)(t->fd_ready & events);
+            break;
+        }
+    }
     set_task(&l->fds[fd], events, NULL);
     watch_stop(l, fd);
     t->wait_what = NULL;

@@ -57,10 +57,6 @@ typedef struct conc__fdwatch {
     bool armed;                          /* false: a one-shot registration that has fired */
     bool owned;   /* a conc_io_t owns it: its registration may stay (taskio.c) */
     bool counted; /* has watchers: counted in the loop's nwatched */
-    /* Edge mode (events has CONC__POLL_EDGE, loop_fd.c): what the poller
-     * reported and no read or write has found missing since. */
-    uint8_t ready;
-    bool stream; /* owned, and a short read empties it (a stream socket, a pipe) */
 } conc__fdwatch_t;
 
 /* Called with the task's lock held when it finishes (taskgroups, gather). */
@@ -235,20 +231,6 @@ int conc__task_wait_fd(void *ctx, int fd, unsigned events, int64_t deadline, boo
 /* Wait for events on fd, owned by l (conc__fd_own()): in a task of l,
  * without re-arming the registration; elsewhere as conc_wait_fd(). */
 int conc__fd_wait_owned(conc__loop_t *l, int fd, unsigned events, int64_t deadline);
-/* A read or write on fd, owned by l, found nothing to read or no room
- * (EAGAIN; or a short read of a stream): forget that the poller reported
- * it ready. Only on l's thread; elsewhere a no-op. */
-static inline void conc__fd_found_not_ready(conc__loop_t *l, int fd, unsigned dir)
-{
-    if (conc__loop_running_here() == l && fd < l->nfds_cap)
-        l->fds[fd].ready &= (uint8_t)~dir;
-}
-/* A read of cap bytes on fd, owned by l, got n (0 < n < cap). */
-static inline void conc__fd_read_short(conc__loop_t *l, int fd)
-{
-    if (conc__loop_running_here() == l && fd < l->nfds_cap && l->fds[fd].stream)
-        l->fds[fd].ready &= (uint8_t)~CONC_READABLE;
-}
 
 /* ---- task.c ---- */
 extern const conc__context_ops_t conc__task_context_ops;

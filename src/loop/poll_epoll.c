@@ -81,8 +81,7 @@ static int ctl(conc__poller_t *p, int op, int fd, unsigned events)
 
     e.events = ((events & CONC_READABLE) ? EPOLLIN : 0u) |
                ((events & CONC_WRITABLE) ? EPOLLOUT : 0u) |
-               ((events & CONC__POLL_ONESHOT) ? EPOLLONESHOT : 0u) |
-               ((events & CONC__POLL_EDGE) ? EPOLLET : 0u);
+               ((events & CONC__POLL_ONESHOT) ? EPOLLONESHOT : 0u);
     e.data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)events << 32;
     return epoll_ctl(p->epfd, op, fd, &e);
 }
@@ -187,5 +186,5 @@ CONC__HOT static int epoll_wait_(conc__poller_t *p, int64_t deadline, conc__poll
 }
 
 const conc__poller_ops_t conc__poller_epoll = {
-    "epoll", CONC_POLLER_EPOLL, epoll_open, epoll_close_, epoll_update, epoll_wait_, true,
+    "epoll", CONC_POLLER_EPOLL, epoll_open, epoll_close_, epoll_update, epoll_wait_,
 };

@@ -210,5 +210,5 @@ static int kq_wait(conc__poller_t *p, int64_t deadline, conc__poll_event_t *out,
 }
 
 const conc__poller_ops_t conc__poller_kqueue = {
-    "kqueue", CONC_POLLER_KQUEUE, kq_open, kq_close, kq_update, kq_wait, false,
+    "kqueue", CONC_POLLER_KQUEUE, kq_open, kq_close, kq_update, kq_wait,
 };

@@ -202,5 +202,5 @@ static int poll_wait(conc__poller_t *p, int64_t deadline, conc__poll_event_t *ou
 }
 
 const conc__poller_ops_t conc__poller_poll = {
-    "poll", CONC_POLLER_POLL, poll_open, poll_close, poll_update, poll_wait, false,
+    "poll", CONC_POLLER_POLL, poll_open, poll_close, poll_update, poll_wait,
 };

@@ -6,8 +6,7 @@
  *
  * A poller is owned by one loop and used by its thread only. It watches a set
  * of descriptors, each for CONC_READABLE and/or CONC_WRITABLE (conc/io.h),
- * level-triggered (a descriptor that stays ready is reported by every wait)
- * unless the update asks for CONC__POLL_EDGE of a backend that has it.
+ * level-triggered: a descriptor that stays ready is reported by every wait.
  */
 #ifndef CONC_LOOP_POLLER_H
 #define CONC_LOOP_POLLER_H
@@ -39,17 +38,6 @@ typedef struct conc__poller conc__poller_t; /* private to each backend */
  */
 #define CONC__POLL_ONESHOT 0x100u
 
-/*
- * With the events of an update, on a backend whose ops say `edge`: report
- * fd only when it becomes ready again (new data, new room, an error), not
- * at every wait while it stays ready. The loop then remembers what was
- * reported until a read or write finds nothing (loop_fd.c, "edge mode"),
- * and the kernel no longer looks at the descriptor again at the next wait
- * only to find it drained, as a level-triggered registration makes it do
- * after every report. Never combined with CONC__POLL_ONESHOT.
- */
-#define CONC__POLL_EDGE 0x200u
-
 typedef struct conc__poller_ops {
     const char *name; /* "epoll", "kqueue", "poll" */
     int kind;         /* a conc_poller_kind_t */
@@ -74,7 +62,6 @@ typedef struct conc__poller_ops {
      * makes the loop late by more than the backend's clock granularity.
      */
     int (*wait)(conc__poller_t *p, int64_t deadline_ns, conc__poll_event_t *out, int max);
-    bool edge; /* honours CONC__POLL_EDGE (epoll); the loop never asks others */
 } conc__poller_ops_t;
 
 /* poller_select_*.c: the backend for a conc_poller_kind_t (CONC_POLLER_DEFAULT

@@ -52,18 +52,12 @@ CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, in
     int64_t deadline = NOT_TAKEN;
     for (;;) {
         int rc = conc__os_fd_read(io->fd_, buf, cap, got);
-        if (CONC_LIKELY(rc == 0)) {
-            if (*got<cap && * got> 0)
-                conc__fd_read_short(io->loop_, io->fd_);
-            return 0;
-        }
         if (rc == CONC_ECLOSED) { /* a reset: for a reader, the end of the stream */
             *got = 0;
             return 0;
         }
         if (rc != CONC_EAGAIN)
             return rc;
-        conc__fd_found_not_ready(io->loop_, io->fd_, CONC_READABLE);
         if (timeout_ns == CONC_NOWAIT)
             return CONC_EAGAIN;
         if (deadline == NOT_TAKEN)
@@ -92,7 +86,6 @@ CONC__HOT int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *
         }
         if (rc != CONC_EAGAIN)
             break;
-        conc__fd_found_not_ready(io->loop_, io->fd_, CONC_WRITABLE);
         if (deadline == NOT_TAKEN)
             deadline = conc__deadline(timeout_ns);
         rc = conc__fd_wait_owned(io->loop_, io->fd_, CONC_WRITABLE, deadline);

@@ -97,10 +97,6 @@ int conc__os_fd_wait(int fd, unsigned events, int64_t deadline_ns);
 int conc__os_timeout_ms(int64_t deadline_ns);
 /* Whether fd is an open descriptor of this process. */
 bool conc__os_fd_is_open(int fd);
-/* Whether a read of fd that returns less than was asked proves that
- * nothing was left to read: a stream socket or a pipe (not a datagram
- * socket, which gives one message per read, nor a terminal, one line). */
-bool conc__os_fd_is_stream(int fd);
 /* Make fd non-blocking: 0 or CONC_EINVAL. */
 int conc__os_fd_set_nonblock(int fd);
 /* One read() / write() on a non-blocking descriptor, EINTR retried. 0 with

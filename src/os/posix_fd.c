@@ -4,7 +4,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conc/io.h"
@@ -87,20 +86,6 @@ static int io_error(int err)
     if (err == EPIPE || err == ECONNRESET)
         return CONC_ECLOSED;
     return err == EBADF ? CONC_EINVAL : CONC_EIO;
-}
-
-bool conc__os_fd_is_stream(int fd)
-{
-    struct stat st;
-    int type = 0;
-    socklen_t len = sizeof type;
-
-    if (fstat(fd, &st) != 0)
-        return false;
-    if (S_ISFIFO(st.st_mode))
-        return true;
-    return S_ISSOCK(st.st_mode) && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
-           type == SOCK_STREAM;
 }
 
 int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n)
