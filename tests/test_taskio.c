@@ -10,8 +10,10 @@
  * callback taking over an owned descriptor.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -563,8 +565,12 @@ static int big_writer(void *arg, void **result)
     }
     free(chunk);
     CHECK(rc == 0);
-    CHECK(shutdown(fd, SHUT_WR) == 0);
-    CHECK(conc_io_release(&io) == fd);
+    if (shutdown(fd, SHUT_WR) == 0) {
+        CHECK(conc_io_release(&io) == fd);
+    } else { /* a pipe: closing its writing end is its end of file */
+        CHECK(errno == ENOTSOCK);
+        CHECK(conc_io_close(&io) == 0);
+    }
     return 0;
 }
 
@@ -605,6 +611,47 @@ static void io_writer_waits_for_room_many_times_and_loses_nothing(void **state)
         close(sv[0]);
         close(sv[1]);
     }
+}
+
+/* The same through a pipe, which is read and written with read() and
+ * write() instead of a socket's recv() and send(). */
+static void io_pipe_carries_every_byte_and_ends_with_eof(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int p[2];
+        assert_int_equal(0, pipe(p));
+        assert_rc(0, run_on(kinds[k], big_main, p));
+        close(p[0]); /* the writer closed p[1] */
+    }
+}
+
+static int pipe_no_reader_main(void *arg, void **result)
+{
+    int fd = *(int *)arg;
+    conc_io_t io;
+    size_t done = 99;
+
+    (void)result;
+    CHECK(conc_io_open(&io, fd) == 0);
+    CHECK(conc_io_write(&io, "abc", 3, &done, CONC_SEC(10)) == CONC_ECLOSED);
+    CHECK(done == 0);
+    CHECK(conc_io_release(&io) == fd);
+    return 0;
+}
+
+static void io_write_to_a_pipe_without_reader_is_eclosed_when_sigpipe_is_ignored(void **state)
+{
+    (void)state;
+    void (*old)(int) = signal(SIGPIPE, SIG_IGN);
+    for (size_t k = 0; k < 2; k++) {
+        int p[2];
+        assert_int_equal(0, pipe(p));
+        close(p[0]);
+        assert_rc(0, run_on(kinds[k], pipe_no_reader_main, &p[1]));
+        close(p[1]);
+    }
+    signal(SIGPIPE, old);
 }
 
 /* A reader callback on an owned descriptor takes over its registration
@@ -788,6 +835,8 @@ int main(void)
         cmocka_unit_test(io_short_datagram_read_leaves_the_next_message_ready),
         cmocka_unit_test(io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait),
         cmocka_unit_test(io_writer_waits_for_room_many_times_and_loses_nothing),
+        cmocka_unit_test(io_pipe_carries_every_byte_and_ends_with_eof),
+        cmocka_unit_test(io_write_to_a_pipe_without_reader_is_eclosed_when_sigpipe_is_ignored),
         cmocka_unit_test(io_reader_callback_on_an_owned_descriptor_and_back),
         cmocka_unit_test(io_wait_after_a_direct_read_waits),
         cmocka_unit_test(io_packet_pipe_short_read_leaves_the_next_packet_ready),

@@ -37,6 +37,7 @@ extern "C" {
 /** A descriptor owned by a loop. Caller-allocated; fields are private. */
 typedef struct conc_io {
     int fd_;
+    int socket_; /* a socket: recv()/send(), not read()/write() */
     void *loop_;
 } conc_io_t;
 
@@ -49,7 +50,10 @@ typedef struct conc_io {
  * @retval CONC_EPERM no loop runs on this thread.
  * @retval CONC_EBUSY another conc_io_t of this loop owns @p fd.
  * @retval CONC_ENOMEM no memory for the loop's table.
- * Never blocks. Callable from tasks and callbacks of the loop.
+ * Never blocks. Callable from tasks and callbacks of the loop. Asks the
+ * kernel once whether @p fd is a socket: reads and writes then use recv()
+ * and send(), a little cheaper than read() and write(), and nothing else
+ * pays for a failed send() first.
  */
 CONC_API int conc_io_open(conc_io_t *io, int fd);
 
@@ -93,7 +97,10 @@ CONC_API int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, int
  * @retval CONC_ETIMEDOUT the descriptor stayed full until the deadline (with
  *         CONC_NOWAIT: it was full, at once).
  * @retval CONC_ECANCELED the waiting task was cancelled.
- * @retval CONC_ECLOSED the peer is gone (EPIPE, reset).
+ * @retval CONC_ECLOSED the peer is gone (EPIPE, reset). A socket never
+ *         raises SIGPIPE (the write is a send() with MSG_NOSIGNAL); a pipe
+ *         whose reader is gone does, as write() does, unless the process
+ *         ignores or blocks it.
  * @retval CONC_EIO another write error.
  * @retval CONC_EINVAL NULL @p io, @p buf NULL with @p len > 0, or a closed
  *         handle.

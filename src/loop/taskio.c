@@ -34,6 +34,7 @@ int conc_io_open(conc_io_t *io, int fd)
     if (rc != 0)
         return rc;
     io->fd_ = fd;
+    io->socket_ = conc__os_fd_is_socket(fd);
     io->loop_ = l;
     return 0;
 }
@@ -51,7 +52,7 @@ CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, in
         return CONC_EINVAL;
     int64_t deadline = NOT_TAKEN;
     for (;;) {
-        int rc = conc__os_fd_read(io->fd_, buf, cap, got);
+        int rc = conc__os_fd_read(io->fd_, buf, cap, got, io->socket_);
         if (rc == CONC_ECLOSED) { /* a reset: for a reader, the end of the stream */
             *got = 0;
             return 0;
@@ -79,7 +80,8 @@ CONC__HOT int conc_io_write(conc_io_t *io, const void *buf, size_t len, size_t *
     int64_t deadline = NOT_TAKEN;
     while (off < len) {
         size_t n;
-        rc = conc__os_fd_write(io->fd_, (const unsigned char *)buf + off, len - off, &n);
+        rc = conc__os_fd_write(io->fd_, (const unsigned char *)buf + off, len - off, &n,
+                               io->socket_);
         if (rc == 0) {
             off += n;
             continue;

@@ -99,19 +99,25 @@ int conc__os_timeout_ms(int64_t deadline_ns);
 bool conc__os_fd_is_open(int fd);
 /* Make fd non-blocking: 0 or CONC_EINVAL. */
 int conc__os_fd_set_nonblock(int fd);
-/* One read() / write() on a non-blocking descriptor, EINTR retried. 0 with
- * *n bytes (a read of 0 is end of file); CONC_EAGAIN when it would block;
- * CONC_ECLOSED when the peer is gone (EPIPE, ECONNRESET; writes never raise
- * SIGPIPE on sockets); CONC_EIO for another error. */
-int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n);
-int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n);
+/* Whether fd is a socket (fstat()); false for a descriptor not open. */
+bool conc__os_fd_is_socket(int fd);
+/* One read or write on a non-blocking descriptor, EINTR retried: recv() and
+ * send() for a socket (`socket`, from conc__os_fd_is_socket()), read() and
+ * write() for anything else. 0 with *n bytes (a read of 0 is end of file);
+ * CONC_EAGAIN when it would block; CONC_ECLOSED when the peer is gone
+ * (EPIPE, ECONNRESET; writes never raise SIGPIPE on sockets); CONC_EIO for
+ * another error. */
+int conc__os_fd_read(int fd, void *buf, size_t cap, size_t *n, bool socket);
+int conc__os_fd_write(int fd, const void *buf, size_t len, size_t *n, bool socket);
 /* close(): 0, or CONC_EINVAL for a descriptor that was not open. */
 int conc__os_fd_close(int fd);
-/* The bare system calls under conc__os_fd_read/write: read(), send() with
- * MSG_NOSIGNAL, write(); -1 and errno on failure, as the calls themselves.
+/* The bare system calls under conc__os_fd_read/write: read(), recv(),
+ * send() with MSG_NOSIGNAL, write(); -1 and errno on failure, as the calls
+ * themselves.
  * Not thread cancellation points where the platform allows
  * (sysio_linux.c). */
 ssize_t conc__os_sys_read(int fd, void *buf, size_t cap);
+ssize_t conc__os_sys_recv(int fd, void *buf, size_t cap);
 ssize_t conc__os_sys_send(int fd, const void *buf, size_t len);
 ssize_t conc__os_sys_write(int fd, const void *buf, size_t len);
 

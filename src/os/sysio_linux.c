@@ -22,6 +22,11 @@ ssize_t conc__os_sys_read(int fd, void *buf, size_t cap)
     return syscall(SYS_read, fd, buf, cap);
 }
 
+ssize_t conc__os_sys_recv(int fd, void *buf, size_t cap)
+{
+    return syscall(SYS_recvfrom, fd, buf, cap, 0, NULL, NULL);
+}
+
 ssize_t conc__os_sys_send(int fd, const void *buf, size_t len)
 {
     return syscall(SYS_sendto, fd, buf, len, MSG_NOSIGNAL, NULL, 0);

@@ -13,6 +13,11 @@ ssize_t conc__os_sys_read(int fd, void *buf, size_t cap)
     return read(fd, buf, cap);
 }
 
+ssize_t conc__os_sys_recv(int fd, void *buf, size_t cap)
+{
+    return recv(fd, buf, cap, 0);
+}
+
 ssize_t conc__os_sys_send(int fd, const void *buf, size_t len)
 {
     return send(fd, buf, len, MSG_NOSIGNAL);
