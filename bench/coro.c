@@ -4,7 +4,8 @@
  * creation rate of 100,000 and 1,000,000 live suspended coroutines.
  *
  * BENCH_REPS (default 5) repetitions, best kept; BENCH_SCALE multiplies the
- * loop counts (not the 100k/1M populations, which are the cases themselves).
+ * loop counts (not the 100k/1M populations, which are the cases themselves;
+ * BENCH_CORO_POPULATION=n makes them n and 10 n, for the smoke run).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,22 +285,43 @@ static void guard_limit(long max)
     free(co);
 }
 
+/* "100k", "1m": a population's size in a case name. */
+static const char *count_name(long n, char *buf, size_t cap)
+{
+    if (n % 1000000 == 0)
+        snprintf(buf, cap, "%ldm", n / 1000000);
+    else if (n % 1000 == 0)
+        snprintf(buf, cap, "%ldk", n / 1000);
+    else
+        snprintf(buf, cap, "%ld", n);
+    return buf;
+}
+
+/* The populations: `small` (100,000 unless BENCH_CORO_POPULATION says
+ * otherwise, as the test suite's smoke run does) and ten times as many. */
 static void populations(void)
 {
-    struct population c100k = conc_population(100000, CONC_CORO_STACK_CANARY);
-    struct population u100k = ucontext_population(100000);
-    struct population c1m = conc_population(1000000, CONC_CORO_STACK_CANARY);
+    const char *env = getenv("BENCH_CORO_POPULATION");
+    long small = env && atol(env) > 0 ? atol(env) : 100000, large = small * 10;
+    char a[24], b[24], name[64];
+    struct population cs = conc_population(small, CONC_CORO_STACK_CANARY);
+    struct population us = ucontext_population(small);
+    struct population cl = conc_population(large, CONC_CORO_STACK_CANARY);
 
-    bench_report("coro_memory_100k", c100k.bytes_per_coro, "ucontext", u100k.bytes_per_coro,
-                 "bytes/coro", 0);
-    bench_report("coro_create_rate_100k", c100k.per_second, "ucontext", u100k.per_second, "coro/s",
-                 1);
+    count_name(small, a, sizeof a);
+    count_name(large, b, sizeof b);
+    snprintf(name, sizeof name, "coro_memory_%s", a);
+    bench_report(name, cs.bytes_per_coro, "ucontext", us.bytes_per_coro, "bytes/coro", 0);
+    snprintf(name, sizeof name, "coro_create_rate_%s", a);
+    bench_report(name, cs.per_second, "ucontext", us.per_second, "coro/s", 1);
     /* No peer holds a million coroutines in this machine's memory: the
      * issue's goal (8 KiB per coroutine) stands in for one. */
-    bench_report("coro_memory_1m", c1m.bytes_per_coro, "goal", 8192.0, "bytes/coro", 0);
-    printf("  %-34s libconc %12.0f coro/s (1,000,000 canary-mode coroutines)\n",
-           "coro_create_rate_1m", c1m.per_second);
-    guard_limit(100000);
+    snprintf(name, sizeof name, "coro_memory_%s", b);
+    bench_report(name, cl.bytes_per_coro, "goal", 8192.0, "bytes/coro", 0);
+    snprintf(name, sizeof name, "coro_create_rate_%s", b);
+    printf("  %-34s libconc %12.0f coro/s (%ld canary-mode coroutines)\n", name, cl.per_second,
+           large);
+    guard_limit(small);
 }
 
 int main(void)

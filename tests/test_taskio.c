@@ -485,6 +485,39 @@ static int datagram_main(void *arg, void **result)
     return 0;
 }
 
+/* A read of 0 bytes reads nothing: on an empty socket it does not wait, and
+ * a queued datagram is still there after it. */
+static int zero_length_main(void *arg, void **result)
+{
+    int *sv = arg;
+    conc_io_t io;
+    size_t n = 99;
+    char c = 0;
+
+    (void)result;
+    CHECK(conc_io_open(&io, sv[0]) == 0);
+    CHECK(conc_io_read(&io, NULL, 0, &n, CONC_NOWAIT) == 0 && n == 0);
+    CHECK(send(sv[1], "x", 1, 0) == 1);
+    n = 99;
+    CHECK(conc_io_read(&io, NULL, 0, &n, CONC_FOREVER) == 0 && n == 0);
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_NOWAIT) == 0 && n == 1 && c == 'x');
+    CHECK(conc_io_read(&io, &c, 1, &n, CONC_NOWAIT) == CONC_EAGAIN);
+    CHECK(conc_io_release(&io) == sv[0]);
+    return 0;
+}
+
+static void io_zero_length_read_reads_nothing(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        int sv[2];
+        assert_int_equal(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+        assert_rc(0, run_on(kinds[k], zero_length_main, sv));
+        close(sv[0]);
+        close(sv[1]);
+    }
+}
+
 static void io_short_datagram_read_leaves_the_next_message_ready(void **state)
 {
     (void)state;
@@ -833,6 +866,7 @@ int main(void)
         cmocka_unit_test(io_from_another_thread_cannot_release_and_waits_by_itself),
         cmocka_unit_test(io_wait_is_level_triggered),
         cmocka_unit_test(io_short_datagram_read_leaves_the_next_message_ready),
+        cmocka_unit_test(io_zero_length_read_reads_nothing),
         cmocka_unit_test(io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait),
         cmocka_unit_test(io_writer_waits_for_room_many_times_and_loses_nothing),
         cmocka_unit_test(io_pipe_carries_every_byte_and_ends_with_eof),

@@ -71,8 +71,9 @@ CONC_API int conc_io_wait(conc_io_t *io, unsigned events, int64_t timeout_ns);
  *        @p timeout_ns) and try again.
  * @param io an open handle.
  * @param buf where the bytes go; may be NULL when @p cap is 0.
- * @param cap the size of @p buf.
- * @param got receives the bytes read: 0 means end of file.
+ * @param cap the size of @p buf. 0 returns 0 at once with *got 0 and reads
+ *        nothing (a queued datagram stays queued).
+ * @param got receives the bytes read: 0 means end of file (when @p cap > 0).
  * @param timeout_ns relative timeout (conc/time.h) while nothing is there.
  * @retval 0 read (or end of file).
  * @retval CONC_EAGAIN nothing to read and @p timeout_ns is CONC_NOWAIT.

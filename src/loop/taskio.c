@@ -50,6 +50,10 @@ CONC__HOT int conc_io_read(conc_io_t *io, void *buf, size_t cap, size_t *got, in
 {
     if (!open_handle(io) || !got || (!buf && cap))
         return CONC_EINVAL;
+    if (cap == 0) { /* as read() does; a recv() of 0 bytes would drop a datagram */
+        *got = 0;
+        return 0;
+    }
     int64_t deadline = NOT_TAKEN;
     for (;;) {
         int rc = conc__os_fd_read(io->fd_, buf, cap, got, io->socket_);

@@ -1,7 +1,7 @@
 /*
  * The system calls behind conc_io_t's reads and writes, on POSIX systems
- * other than Linux: the C library's own calls (sysio_linux.c says why Linux
- * bypasses them).
+ * other than Linux and in sanitizer builds (src/os/meson.build): the C
+ * library's own calls (sysio_linux.c says why Linux bypasses them).
  */
 #include <sys/socket.h>
 #include <unistd.h>
