@@ -45,9 +45,10 @@
  * message before echoing it: a test of how much the servers' own speed
  * matters. Where the requests/s fall by about what n adds per request, the
  * server's thread is what limits the benchmark; where they stay the same,
- * the client or the kernel's loopback path does. Both servers make the same
- * system calls per message (one read, one write, a share of an epoll_wait),
- * which cost most of the server's time (docs/benchmarks.md).
+ * the client or the kernel's loopback path does. Both servers make a read,
+ * a write and a share of an epoll_wait per message, which cost most of the
+ * server's time (docs/benchmarks.md); libconc's are recvfrom() and sendto()
+ * made through syscall(), libuv's read() and write() through glibc.
  */
 #include <netinet/in.h>
 #include <netinet/tcp.h>
