@@ -55,6 +55,46 @@ static void pair(int sv[2])
     assert_int_equal(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 }
 
+static void datagram_pair(int sv[2])
+{
+    assert_int_equal(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+}
+
+static void plain_pipe(int p[2])
+{
+    assert_int_equal(0, pipe(p));
+}
+
+/* A packet-mode pipe: one write, one read. */
+static void packet_pipe(int p[2])
+{
+    assert_int_equal(0, pipe2(p, O_DIRECT));
+}
+
+static void pipe_without_reader(int p[2])
+{
+    plain_pipe(p);
+    close(p[0]);
+    p[0] = -1;
+}
+
+static void tcp_pair(int sv[2]);
+
+/* fn(fds) as the main task on each backend, with a fresh pair of
+ * descriptors from make() each time; closed afterwards, except those that
+ * fn closed and set to -1. */
+static void run_on_both(conc_task_fn fn, void (*make)(int fds[2]))
+{
+    for (size_t k = 0; k < 2; k++) {
+        int fds[2];
+        make(fds);
+        assert_rc(0, run_on(kinds[k], fn, fds));
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0)
+                close(fds[i]);
+    }
+}
+
 /* ---- arguments ------------------------------------------------------------ */
 
 static int bad_arguments_main(void *arg, void **result)
@@ -212,13 +252,7 @@ static int timeouts_main(void *arg, void **result)
 static void io_timeouts_are_never_early(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], timeouts_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(timeouts_main, pair);
 }
 
 struct cancel {
@@ -324,6 +358,7 @@ static int gone_peer_main(void *arg, void **result)
     (void)result;
     CHECK(conc_io_open(&io, sv[0]) == 0);
     close(sv[1]);
+    sv[1] = -1;
     CHECK(conc_io_write(&io, "x", 1, NULL, CONC_SEC(10)) == CONC_ECLOSED); /* no SIGPIPE */
     CHECK(conc_io_release(&io) == sv[0]);
     return 0;
@@ -332,12 +367,7 @@ static int gone_peer_main(void *arg, void **result)
 static void io_write_to_a_gone_peer_is_eclosed_without_sigpipe(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], gone_peer_main, sv));
-        close(sv[0]);
-    }
+    run_on_both(gone_peer_main, pair);
 }
 
 /* ---- other threads ------------------------------------------------------------- */
@@ -451,13 +481,7 @@ static int level_main(void *arg, void **result)
 static void io_wait_is_level_triggered(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], level_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(level_main, pair);
 }
 
 /* A datagram socket gives one message per read: a short read of the first
@@ -509,25 +533,13 @@ static int zero_length_main(void *arg, void **result)
 static void io_zero_length_read_reads_nothing(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        assert_int_equal(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
-        assert_rc(0, run_on(kinds[k], zero_length_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(zero_length_main, datagram_pair);
 }
 
 static void io_short_datagram_read_leaves_the_next_message_ready(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        assert_int_equal(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
-        assert_rc(0, run_on(kinds[k], datagram_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(datagram_main, datagram_pair);
 }
 
 /* Data that arrives while the task does something else (the loop sees it
@@ -560,13 +572,7 @@ static int unwatched_main(void *arg, void **result)
 static void io_data_arriving_while_no_task_waits_is_kept_for_the_next_wait(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], unwatched_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(unwatched_main, pair);
 }
 
 /* Far more than a socket buffer holds: the writer fills it, waits for room
@@ -603,6 +609,7 @@ static int big_writer(void *arg, void **result)
     } else { /* a pipe: closing its writing end is its end of file */
         CHECK(errno == ENOTSOCK);
         CHECK(conc_io_close(&io) == 0);
+        *(int *)arg = -1;
     }
     return 0;
 }
@@ -637,13 +644,7 @@ static int big_main(void *arg, void **result)
 static void io_writer_waits_for_room_many_times_and_loses_nothing(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], big_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(big_main, pair);
 }
 
 /* The same through a pipe, which is read and written with read() and
@@ -651,17 +652,12 @@ static void io_writer_waits_for_room_many_times_and_loses_nothing(void **state)
 static void io_pipe_carries_every_byte_and_ends_with_eof(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int p[2];
-        assert_int_equal(0, pipe(p));
-        assert_rc(0, run_on(kinds[k], big_main, p));
-        close(p[0]); /* the writer closed p[1] */
-    }
+    run_on_both(big_main, plain_pipe);
 }
 
 static int pipe_no_reader_main(void *arg, void **result)
 {
-    int fd = *(int *)arg;
+    int fd = ((int *)arg)[1];
     conc_io_t io;
     size_t done = 99;
 
@@ -677,13 +673,7 @@ static void io_write_to_a_pipe_without_reader_is_eclosed_when_sigpipe_is_ignored
 {
     (void)state;
     void (*old)(int) = signal(SIGPIPE, SIG_IGN);
-    for (size_t k = 0; k < 2; k++) {
-        int p[2];
-        assert_int_equal(0, pipe(p));
-        close(p[0]);
-        assert_rc(0, run_on(kinds[k], pipe_no_reader_main, &p[1]));
-        close(p[1]);
-    }
+    run_on_both(pipe_no_reader_main, pipe_without_reader);
     signal(SIGPIPE, old);
 }
 
@@ -731,13 +721,7 @@ static int callback_main(void *arg, void **result)
 static void io_reader_callback_on_an_owned_descriptor_and_back(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], callback_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(callback_main, pair);
 }
 
 /* conc_io_wait(), then the caller's own read() (or accept(), or a TLS
@@ -761,13 +745,7 @@ static int direct_main(void *arg, void **result)
 static void io_wait_after_a_direct_read_waits(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        pair(sv);
-        assert_rc(0, run_on(kinds[k], direct_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(direct_main, pair);
 }
 
 /* A packet-mode pipe (O_DIRECT) gives one packet per read: a short read
@@ -793,13 +771,7 @@ static int packet_main(void *arg, void **result)
 static void io_packet_pipe_short_read_leaves_the_next_packet_ready(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int p[2];
-        assert_int_equal(0, pipe2(p, O_DIRECT));
-        assert_rc(0, run_on(kinds[k], packet_main, p));
-        close(p[0]);
-        close(p[1]);
-    }
+    run_on_both(packet_main, packet_pipe);
 }
 
 /* TCP urgent data: a read stops at the mark, with data left behind it. */
@@ -845,13 +817,7 @@ static void tcp_pair(int sv[2])
 static void io_tcp_urgent_short_read_leaves_data_ready(void **state)
 {
     (void)state;
-    for (size_t k = 0; k < 2; k++) {
-        int sv[2];
-        tcp_pair(sv);
-        assert_rc(0, run_on(kinds[k], urgent_main, sv));
-        close(sv[0]);
-        close(sv[1]);
-    }
+    run_on_both(urgent_main, tcp_pair);
 }
 
 int main(void)
