@@ -143,7 +143,7 @@ static void send_request(struct client *cl, struct client_conn *c, int id)
     cl->total_sent++;
 }
 
-/* Read what is there; true when the whole answer has arrived (and is right). */
+/* Read what is there; true when the whole answer has arrived. */
 static bool read_answer(struct client_conn *c)
 {
     ssize_t n = read(c->fd, c->in + c->got, MSG - c->got);
@@ -155,12 +155,7 @@ static bool read_answer(struct client_conn *c)
     if (!c->in_flight)
         lb_die("client: the server sent bytes nobody asked for");
     c->got += (size_t)n;
-    if (c->got < MSG)
-        return false;
-    if (memcmp(c->in, c->out, MSG) != 0)
-        lb_die("client: an answer differs from its request");
-    c->in_flight = false;
-    return true;
+    return c->got == MSG;
 }
 
 static int connect_one(int port, bool nonblock)
@@ -175,6 +170,24 @@ static int connect_one(int port, bool nonblock)
     if (nonblock)
         lb_nonblock(fd);
     return fd;
+}
+
+/* Check and count c's whole answer; true when the next request is to be
+ * sent (while `more`), otherwise one fewer is outstanding. */
+static bool count_answer(struct client *cl, struct client_conn *c, bool counting, bool more,
+                         long *outstanding)
+{
+    if (memcmp(c->in, c->out, MSG) != 0)
+        lb_die("client: an answer differs from its request");
+    c->in_flight = false;
+    cl->total_answered++;
+    if (c->seq == 1)
+        cl->warm++;
+    if (counting)
+        cl->answers++;
+    if (!more)
+        (*outstanding)--;
+    return more;
 }
 
 /* Serve events until `until` (sending new requests only while `more`). */
@@ -196,17 +209,8 @@ static void client_run(struct client *cl, struct client_conn *conns, int ep, int
         for (int i = 0; i < n; i++) {
             int id = (int)ev[i].data.u32;
             struct client_conn *c = &conns[id];
-            if (!read_answer(c))
-                continue;
-            cl->total_answered++;
-            if (c->seq == 1)
-                cl->warm++;
-            if (counting)
-                cl->answers++;
-            if (more)
+            if (read_answer(c) && count_answer(cl, c, counting, more, outstanding))
                 send_request(cl, c, id);
-            else
-                (*outstanding)--;
         }
     }
 }
@@ -258,7 +262,7 @@ static void uring_send_request(struct client *cl, struct io_uring *r, struct cli
     cl->total_sent++;
 }
 
-/* One completion; true when it completed an answer (checked). */
+/* One completion; true when it completed an answer. */
 static bool uring_complete(struct io_uring *r, struct client_conn *c, int id,
                            const struct io_uring_cqe *cqe, long *pending)
 {
@@ -276,9 +280,6 @@ static bool uring_complete(struct io_uring *r, struct client_conn *c, int id,
         uring_post(r, c, id, OP_RECV, pending);
         return false;
     }
-    if (memcmp(c->in, c->out, MSG) != 0)
-        lb_die("client: an answer differs from its request");
-    c->in_flight = false;
     return true;
 }
 
@@ -304,17 +305,9 @@ static void uring_run(struct client *cl, struct client_conn *conns, struct io_ur
             int id = (int)(cqe->user_data >> 1);
             struct client_conn *c = &conns[id];
             seen++;
-            if (!uring_complete(r, c, id, cqe, pending))
-                continue;
-            cl->total_answered++;
-            if (c->seq == 1)
-                cl->warm++;
-            if (counting)
-                cl->answers++;
-            if (more)
+            if (uring_complete(r, c, id, cqe, pending) &&
+                count_answer(cl, c, counting, more, outstanding))
                 uring_send_request(cl, r, c, id, pending);
-            else
-                (*outstanding)--;
         }
         io_uring_cq_advance(r, seen);
     }
